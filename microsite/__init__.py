@@ -1,0 +1,49 @@
+"""microsite: a small, fast Flask site that publishes Chinese-language articles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .config import PROJECT_ROOT, load_config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, error pages, CLI."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    instance = Path(app.instance_path)
+    if test_config and "INSTANCE_PATH" in test_config:
+        instance = Path(test_config["INSTANCE_PATH"])
+        app.instance_path = str(instance)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        load_config(instance, with_secret=not (test_config or {}).get("SECRET_KEY"))
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    from . import auth, cli, errors, extensions, rendering, security
+    from .views import public
+
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(
+        app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True
+    )
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.htmx.init_app(app)
+    extensions.login_manager.init_app(app)
+    auth.init_app(app)
+    rendering.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(public.bp)
+    return app

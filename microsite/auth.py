@@ -1,0 +1,19 @@
+"""Who is signed in: Flask-Login's user loading."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .extensions import db, login_manager
+from .models import User
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    return db.session.get(User, int(user_id))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_message = "请先登录。"

@@ -1,0 +1,96 @@
+"""flask commands: init-db, create-admin, import-page, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from .extensions import db
+from .importer import PageFormatError, parse_page, store_page
+from .models import Article, Page, User
+
+DEMO_PAGE = Path(__file__).parent / "demo" / "seed_page.txt"
+DEMO_PAGES = {
+    "about": (
+        "关于我们",
+        "<p>我们发布人力资源、劳务派遣、临时工与兼职招聘相关的新闻资讯，"
+        "并为求职者和用工企业提供咨询服务。</p>",
+    ),
+    "join": (
+        "加入我们",
+        "<p>我们长期招聘编辑、记者和客户经理。请拨打页面顶部的客服热线了解职位详情。</p>",
+    ),
+}
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create or upgrade the database schema to the latest migration."""
+    upgrade()
+    click.echo("数据库已升级到最新版本。")
+
+
+@click.command("create-admin")
+@click.argument("username")
+@click.option("--display-name", help="Name shown in bylines (defaults to the username).")
+@click.password_option(help="Prompted for; never pass it on the command line in production.")
+def create_admin_command(username: str, display_name: str | None, password: str) -> None:
+    """Create an admin, or set the password of an existing one."""
+    if len(password) < 8:
+        raise click.BadParameter("密码至少需要 8 个字符。", param_hint="password")
+    user = db.session.scalar(select(User).filter_by(username=username))
+    if user is None:
+        user = User(username=username, display_name=display_name or username)
+        db.session.add(user)
+    elif display_name:
+        user.display_name = display_name
+    user.set_password(password)
+    db.session.commit()
+    click.echo(f"管理员 {username} 已保存。")
+
+
+def import_file(path: Path) -> Article:
+    """Parse and store one page file; raises ClickException with the offending line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path}: not UTF-8 text ({exc.reason})") from None
+    try:
+        return store_page(parse_page(text))
+    except PageFormatError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+
+
+@click.command("import-page")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def import_page_command(files: tuple[str, ...]) -> None:
+    """Import saved pages in the seed's text format (re-importing updates, never duplicates)."""
+    for name in files:
+        article = import_file(Path(name))
+        click.echo(f"{name}: 已导入《{article.title}》(id {article.id})")
+
+
+def _ensure_demo_pages() -> None:
+    for slug, (title, body) in DEMO_PAGES.items():
+        if db.session.scalar(select(Page).filter_by(slug=slug)) is None:
+            db.session.add(Page(slug=slug, title=title, body=body))
+    db.session.commit()
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Upgrade the schema and load the demo content (the seed page)."""
+    upgrade()
+    article = import_file(DEMO_PAGE)
+    _ensure_demo_pages()
+    total = db.session.scalar(select(func.count(Article.id)))
+    click.echo(f"演示内容已就绪：《{article.title}》在 /articles/{article.id}，共 {total} 篇文章。")
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_db_command, create_admin_command, import_page_command, demo_command):
+        app.cli.add_command(command)

@@ -1,0 +1,59 @@
+"""Configuration: embedded defaults, overridden by environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the instance folder."""
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two workers booting at once must agree on one key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def _env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: Path, with_secret: bool = True) -> dict:
+    """Build the configuration mapping for create_app (with_secret=False: the caller brings one)."""
+    default_db = f"sqlite:///{instance_path / 'microsite.sqlite3'}"
+    return {
+        "SECRET_KEY": _secret_key(instance_path) if with_secret else None,
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        "SEARCH_INDEX_DIR": os.environ.get(
+            "MICROSITE_SEARCH_INDEX_DIR", str(PROJECT_ROOT / "search_index")
+        ),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Articles are text: 2 MiB is far above any real form and stops 10 MB floods early.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RELATED_PAGE_SIZE": 10,
+        "RELATED_MAX": 100,
+        "LIST_PAGE_SIZE": 20,
+    }

@@ -1,0 +1,61 @@
+"""Error pages in the site's style, for every status a reader or admin can meet."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import db
+
+TITLES = {
+    400: "请求有误",
+    401: "需要登录",
+    403: "没有权限",
+    404: "页面不存在",
+    405: "不支持的请求方式",
+    410: "内容已经清空",
+    413: "提交的内容太大",
+    429: "请求过于频繁",
+    500: "服务器出错了",
+}
+DEFAULT_MESSAGES = {
+    400: "请求的参数有误，请检查后重试。",
+    401: "请先登录后台。",
+    403: "您没有权限执行此操作。",
+    404: "您要找的页面不存在，可能已被移动或网址有误。",
+    405: "此网址不接受这种请求方式。",
+    410: "该文章的标题和内容已经清空。",
+    413: "提交的内容超过了大小限制，请删减后再提交。",
+    429: "您的请求过于频繁，请稍后再试。",
+    500: "服务器遇到了意外错误，我们会尽快修复。请稍后再试。",
+}
+
+
+def _message(error: HTTPException) -> str:
+    described = error.description
+    # Werkzeug's stock English descriptions are replaced; our own (Chinese) ones are kept.
+    if not described or described == type(error).description:
+        return DEFAULT_MESSAGES.get(error.code, "")
+    return described
+
+
+def render_error(error: HTTPException):
+    code = error.code or 500
+    body = render_template(
+        "errors/error.html", code=code, title=TITLES.get(code, "出错了"), message=_message(error)
+    )
+    response = error.get_response()
+    response.set_data(body)
+    response.mimetype = "text/html"
+    return response
+
+
+def _internal_error(error: Exception):
+    # The session may hold a failed transaction; the error page must still be able to render.
+    db.session.rollback()
+    return render_error(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(InternalServerError, _internal_error)

@@ -1,0 +1,164 @@
+"""Headline lists: latest, related, by tag and category. Keyset paging, numbered items.
+
+Items are numbered continuously across pages (page 3 of 10-item pages starts at 21), and a
+page's query costs the same whatever its number: lists page with a (published_at, id) cursor,
+and the related list is at most 100 ids computed once and sliced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.orm import defer
+from werkzeug.exceptions import BadRequest, NotFound
+
+from .extensions import db
+from .models import CLEARED, PUBLISHED, Article, RelatedLink, article_tags
+
+LISTED = (PUBLISHED, CLEARED)
+CURSOR = re.compile(r"^(\d{14})-(\d{1,18})$")
+
+
+@dataclass(frozen=True)
+class Headline:
+    number: int
+    article: Article
+
+
+@dataclass(frozen=True)
+class HeadlinePage:
+    items: list[Headline]
+    page: int
+    has_next: bool
+    next_cursor: str | None = None
+
+    @property
+    def first_number(self) -> int:
+        return self.items[0].number if self.items else 1
+
+
+def page_number(raw: str | None) -> int:
+    """The requested page: absent means 1; anything but a positive integer is a 400."""
+    if raw is None:
+        return 1
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
+        raise BadRequest("页码必须是正整数。")
+    return int(raw)
+
+
+def encode_cursor(article: Article) -> str:
+    return f"{article.published_at:%Y%m%d%H%M%S}-{article.id}"
+
+
+def decode_cursor(raw: str) -> tuple[datetime, int]:
+    match = CURSOR.match(raw)
+    if not match:
+        raise BadRequest("翻页参数无效。")
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%d%H%M%S"), int(match.group(2))
+    except ValueError:
+        raise BadRequest("翻页参数无效。") from None
+
+
+def _listed() -> Select:
+    """Published and cleared headlines (cleared ones show as placeholders), newest first."""
+    return (
+        select(Article)
+        .options(defer(Article.body))
+        .where(Article.status.in_(LISTED), Article.published_at.is_not(None))
+        .order_by(Article.published_at.desc(), Article.id.desc())
+    )
+
+
+def latest_query(category_id: int | None = None, tag_id: int | None = None) -> Select:
+    query = _listed()
+    if category_id is not None:
+        query = query.where(Article.category_id == category_id)
+    if tag_id is not None:
+        query = query.where(
+            Article.id.in_(select(article_tags.c.article_id).where(article_tags.c.tag_id == tag_id))
+        )
+    return query
+
+
+def keyset_page(query: Select, page: int, after: str | None, size: int) -> HeadlinePage:
+    """One page of a newest-first list, continuing after a cursor.
+
+    Links always carry the cursor; a bare ?page=N (typed by hand) falls back to skipping
+    rows in the index, so it still answers, just not in constant time.
+    """
+    if after:
+        published_at, last_id = decode_cursor(after)
+        query = query.where(tuple_(Article.published_at, Article.id) < (published_at, last_id))
+    elif page > 1:
+        query = query.offset((page - 1) * size)
+    rows = list(db.session.scalars(query.limit(size + 1)))
+    if not rows and page > 1:
+        raise NotFound("没有这一页。")
+    first = (page - 1) * size + 1
+    items = [Headline(first + i, row) for i, row in enumerate(rows[:size])]
+    has_next = len(rows) > size
+    return HeadlinePage(items, page, has_next, encode_cursor(rows[size - 1]) if has_next else None)
+
+
+def ranked_related_ids(article: Article, limit: int) -> list[int]:
+    """Articles ranked by similarity; the search package supplies the ranking."""
+    return []
+
+
+def _curated_ids(article: Article) -> list[int]:
+    query = (
+        select(RelatedLink.target_id)
+        .join(Article, Article.id == RelatedLink.target_id)
+        .where(RelatedLink.article_id == article.id, Article.status.in_(LISTED))
+        .where(Article.published_at.is_not(None))
+        .order_by(RelatedLink.position)
+    )
+    return list(db.session.scalars(query))
+
+
+def _latest_ids(limit: int, category_id: int | None = None) -> list[int]:
+    query = latest_query(category_id).with_only_columns(Article.id).limit(limit)
+    return list(db.session.scalars(query))
+
+
+def related_ids(article: Article, limit: int) -> list[int]:
+    """Curated, then ranked, then same category, then site-wide: distinct, never itself."""
+    sources: list[Callable[[], list[int]]] = [
+        lambda: _curated_ids(article),
+        lambda: ranked_related_ids(article, limit),
+        lambda: _latest_ids(limit + 1, article.category_id) if article.category_id else [],
+        lambda: _latest_ids(limit + 1),
+    ]
+    ids: dict[int, None] = {}
+    for source in sources:
+        for candidate in source():
+            if candidate != article.id:
+                ids.setdefault(candidate, None)
+        if len(ids) >= limit:
+            break
+    return list(ids)[:limit]
+
+
+def fetch_in_order(ids: list[int]) -> list[Article]:
+    """Listed articles with these ids, in the given order (drafts dropped)."""
+    if not ids:
+        return []
+    query = _listed().where(Article.id.in_(ids)).order_by(None)
+    by_id = {row.id: row for row in db.session.scalars(query)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def related_page(article: Article, page: int, size: int, limit: int) -> HeadlinePage:
+    """Page `page` of the article's related headlines, at most `limit` in all."""
+    ids = related_ids(article, limit)
+    start = (page - 1) * size
+    if page > 1 and start >= len(ids):
+        raise NotFound("没有这一页。")
+    rows = fetch_in_order(ids[start : start + size])
+    items = [Headline(start + 1 + i, row) for i, row in enumerate(rows)]
+    return HeadlinePage(items, page, start + size < len(ids))

@@ -1,0 +1,158 @@
+"""Database models (SQLAlchemy 2, typed).
+
+Times are naive and in the site's local time (Asia/Shanghai), as the seed page shows them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .text import local_now
+
+DRAFT, PUBLISHED, CLEARED = "draft", "published", "cleared"
+STATUSES = (DRAFT, PUBLISHED, CLEARED)
+
+article_tags = Table(
+    "article_tags",
+    db.metadata,
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256), default="")
+    role: Mapped[str] = mapped_column(String(16), default="admin")
+    created_at: Mapped[datetime] = mapped_column(default=local_now)
+
+    # Flask-Login protocol
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    @property
+    def byline(self) -> str:
+        return f"{self.display_name} - {self.username}"
+
+
+class Article(db.Model):
+    __tablename__ = "articles"
+    __table_args__ = (
+        # Newest-first lists mix published and cleared rows: seek on (published_at, id).
+        Index("ix_articles_published", "published_at", "id"),
+        Index("ix_articles_status_published", "status", "published_at", "id"),
+        Index("ix_articles_category_published", "category_id", "published_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    source_note: Mapped[str] = mapped_column(String(500), default="")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default=DRAFT)
+    published_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=local_now, onupdate=local_now)
+    cleared_at: Mapped[datetime | None]
+    view_count: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=1)
+    # Identifies rows that came from an imported page, so a re-import updates instead of adding.
+    import_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+    category: Mapped[Category | None] = relationship(lazy="joined")
+    author: Mapped[User | None] = relationship(lazy="joined")
+    tags: Mapped[list[Tag]] = relationship(secondary=article_tags, order_by=Tag.name)
+
+    # A stale edit raises StaleDataError instead of silently overwriting a newer save.
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_cleared(self) -> bool:
+        return self.status == CLEARED
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == PUBLISHED and self.published_at is not None
+
+    @property
+    def has_body(self) -> bool:
+        return bool(self.body.strip())
+
+
+class RelatedLink(db.Model):
+    """A hand-curated (or imported) related-headline list, kept in its order."""
+
+    __tablename__ = "related_links"
+    __table_args__ = (UniqueConstraint("article_id", "target_id"),)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+
+
+class MaskedWord(db.Model):
+    __tablename__ = "masked_words"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=local_now)
+
+
+class Page(db.Model):
+    """Editable static pages such as 关于我们 and 加入我们."""
+
+    __tablename__ = "pages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=local_now, onupdate=local_now)
+
+
+class Setting(db.Model):
+    """One site setting; the value is JSON so lists of links fit as well as strings."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="null")
+
+    @property
+    def data(self) -> Any:
+        return json.loads(self.value)
+
+    @data.setter
+    def data(self, new: Any) -> None:
+        self.value = json.dumps(new, ensure_ascii=False)

@@ -1,0 +1,102 @@
+"""Reader-facing pages: home, article, related headlines, tag and category listings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import listings
+from ..extensions import db
+from ..models import DRAFT, Article, Category, Tag
+from ..rendering import render_fragment_or_page
+
+bp = Blueprint("public", __name__)
+# Ids beyond a 32-bit integer cannot exist; refusing them early keeps the database out of it.
+ARTICLE_ID = "<int(max=2147483647):article_id>"
+
+
+def get_article_or_abort(article_id: int) -> Article:
+    """The article, or 404 if unknown (drafts too, unless an admin is signed in), 410 if cleared."""
+    article = db.session.get(Article, article_id)
+    if article is None or (article.status == DRAFT and not current_user.is_authenticated):
+        abort(404)
+    if article.is_cleared:
+        abort(410)
+    return article
+
+
+def _list_page(query, endpoint: str, **view_args) -> dict:
+    """One page of a newest-first listing plus the URL of the next one."""
+    page = listings.page_number(request.args.get("page"))
+    size = current_app.config["LIST_PAGE_SIZE"]
+    result = listings.keyset_page(query, page, request.args.get("after"), size)
+    next_url = None
+    if result.has_next:
+        next_url = url_for(endpoint, page=page + 1, after=result.next_cursor, **view_args)
+    return {"headlines": result, "next_url": next_url}
+
+
+@bp.get("/")
+def home():
+    """Latest headlines, numbered, newest first."""
+    listing = _list_page(listings.latest_query(), "public.home")
+    categories = db.session.scalars(select(Category).order_by(Category.name)).all()
+    return render_fragment_or_page(
+        "partials/_headlines.html", "home.html", categories=categories, **listing
+    )
+
+
+@bp.get(f"/articles/{ARTICLE_ID}")
+def article(article_id: int):
+    """The article page with the first page of its related headlines."""
+    article = get_article_or_abort(article_id)
+    related = _related(article, 1)
+    return render_template("articles/article.html", article=article, **related)
+
+
+@bp.get(f"/articles/{ARTICLE_ID}-<path:slug>")
+def article_with_slug(article_id: int, slug: str):
+    """A URL with a title tail points to the canonical article URL."""
+    get_article_or_abort(article_id)
+    return redirect(url_for("public.article", article_id=article_id), 301)
+
+
+def _related(article: Article, page: int) -> dict:
+    config = current_app.config
+    result = listings.related_page(
+        article, page, config["RELATED_PAGE_SIZE"], config["RELATED_MAX"]
+    )
+    next_url = None
+    if result.has_next:
+        next_url = url_for("public.related", article_id=article.id, page=page + 1)
+    return {"headlines": result, "next_url": next_url}
+
+
+@bp.get(f"/articles/{ARTICLE_ID}/related")
+def related(article_id: int):
+    """Related headlines page N: a fragment for htmx, a full page otherwise."""
+    article = get_article_or_abort(article_id)
+    related = _related(article, listings.page_number(request.args.get("page")))
+    return render_fragment_or_page(
+        "partials/_headlines.html", "articles/related.html", article=article, **related
+    )
+
+
+@bp.get("/tags/<name>")
+def tag(name: str):
+    """Articles carrying one keyword."""
+    tag = db.session.scalar(select(Tag).filter_by(name=name)) or abort(404)
+    listing = _list_page(listings.latest_query(tag_id=tag.id), "public.tag", name=name)
+    return render_fragment_or_page("partials/_headlines.html", "tag.html", tag=tag, **listing)
+
+
+@bp.get("/categories/<slug>")
+def category(slug: str):
+    """Articles in one category."""
+    category = db.session.scalar(select(Category).filter_by(slug=slug)) or abort(404)
+    query = listings.latest_query(category_id=category.id)
+    listing = _list_page(query, "public.category", slug=slug)
+    return render_fragment_or_page(
+        "partials/_headlines.html", "category.html", category=category, **listing
+    )
