@@ -62,6 +62,7 @@ class ParsedPage:
     published_at: datetime
     paragraphs: list[str]
     disclaimer: str
+    reporters: str = ""
     footer_links: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     headlines: list[Headline] = field(default_factory=list)
@@ -92,13 +93,12 @@ def is_subheading(text: str) -> bool:
     return len(text) <= 20 and text[-1] not in SENTENCE_END and not SENTENCE_END & set(text)
 
 
-def _split_reporters(paragraphs: list[str]) -> list[str]:
-    if not paragraphs:
-        return paragraphs
+def _split_reporters(paragraphs: list[str]) -> tuple[list[str], str]:
+    """The body paragraphs and the reporters' names that close the last one, if any."""
     match = REPORTERS.search(paragraphs[-1])
     if not match or match.start() == 0:
-        return paragraphs
-    return [*paragraphs[:-1], paragraphs[-1][: match.start()], match.group("names")]
+        return paragraphs, ""
+    return [*paragraphs[:-1], paragraphs[-1][: match.start()]], match.group("names")
 
 
 def parse_page(text: str) -> ParsedPage:
@@ -126,14 +126,16 @@ def parse_page(text: str) -> ParsedPage:
         raise PageFormatError(lines.take("body")[0], "expected indented body paragraphs")
 
     _, disclaimer = lines.take("source disclaimer")
+    paragraphs, reporters = _split_reporters(paragraphs)
     page = ParsedPage(
         hotline=hotline.group("number").strip(),
         title=title_line.strip(),
         display_name=byline.group("display"),
         username=byline.group("username"),
         published_at=published_at,
-        paragraphs=_split_reporters(paragraphs),
+        paragraphs=paragraphs,
         disclaimer=disclaimer.strip(),
+        reporters=reporters,
     )
     link_lines = []
     while (item := lines.peek()) and not HEADLINE.match(item[1].strip()):
@@ -169,11 +171,14 @@ def _parse_headlines(lines: _Lines) -> list[Headline]:
     return headlines
 
 
-def body_html(paragraphs: list[str]) -> str:
-    """Paragraphs as HTML, sub-headings as <h2>."""
-    return "\n".join(
+def body_html(paragraphs: list[str], reporters: str = "") -> str:
+    """Paragraphs as HTML, sub-headings as <h2>, the reporters' names in a closing paragraph."""
+    parts = [
         f"<h2>{escape(p)}</h2>" if is_subheading(p) else f"<p>{escape(p)}</p>" for p in paragraphs
-    )
+    ]
+    if reporters:
+        parts.append(f'<p class="reporters">{escape(reporters)}</p>')
+    return "\n".join(parts)
 
 
 def _get_or_create(model, **where):
@@ -248,7 +253,7 @@ def _store(page: ParsedPage, category_name: str) -> Article:
     article = _upsert_article(
         key,
         title=page.title,
-        body=body_html(page.paragraphs),
+        body=body_html(page.paragraphs, page.reporters),
         source_note=page.disclaimer,
         status=PUBLISHED,
         **common,
