@@ -82,9 +82,13 @@ def _ensure_demo_pages() -> None:
 
 
 @click.command("demo")
-def demo_command() -> None:
+@click.option("--if-empty", is_flag=True, help="Only load the demo when there are no articles.")
+def demo_command(if_empty: bool) -> None:
     """Upgrade the schema and load the demo content (the seed page)."""
     upgrade()
+    if if_empty and db.session.scalar(select(func.count(Article.id))):
+        click.echo("数据库已有文章，跳过演示内容。")
+        return
     article = import_file(DEMO_PAGE)
     _ensure_demo_pages()
     total = db.session.scalar(select(func.count(Article.id)))
