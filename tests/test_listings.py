@@ -1,0 +1,153 @@
+"""Headline lists: numbering, order, paging by cursor, fragments vs pages, bad page values."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import event
+
+from microsite import listings
+from microsite.extensions import db
+from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, Category
+
+from .conftest import soup
+
+
+@pytest.fixture
+def many(app):
+    """45 articles in one category, one minute apart, plus a draft that must never show."""
+    news = Category(name="人力资讯", slug="hr")
+    start = datetime(2024, 1, 1, 8, 0)
+    rows = [
+        Article(
+            title=f"第{n}条",
+            status=PUBLISHED,
+            category=news,
+            published_at=start + timedelta(minutes=n),
+        )
+        for n in range(1, 46)
+    ]
+    rows[9].status, rows[9].cleared_at = CLEARED, datetime(2024, 2, 1, 9, 30, 5)
+    db.session.add_all(
+        [*rows, Article(title="草稿", status=DRAFT, category=news, published_at=start)]
+    )
+    db.session.commit()
+    return rows
+
+
+def texts(response):
+    return [li.get_text(strip=True) for li in soup(response).select("li.headline")]
+
+
+def values(response):
+    return [int(li["value"]) for li in soup(response).select("li.headline")]
+
+
+def test_home_pages_continue_numbering_with_a_cursor(client, many):
+    first = client.get("/")
+    assert values(first) == list(range(1, 21))
+    assert texts(first)[0] == "第45条"
+    more = soup(first).select_one("li.more a")["href"]
+    second = client.get(more)
+    assert values(second) == list(range(21, 41))
+    assert texts(second)[0] == "第25条"
+    third = client.get(soup(second).select_one("li.more a")["href"])
+    assert values(third) == list(range(41, 46))
+    assert soup(third).select_one("li.more") is None
+    all_texts = texts(first) + texts(second) + texts(third)
+    assert "草稿" not in all_texts
+    assert "标题和内容已经清空2024-02-01 09:30:05" in all_texts
+
+
+def test_hand_typed_page_without_cursor_still_answers(client, many):
+    assert values(client.get("/?page=2")) == list(range(21, 41))
+
+
+def test_fragment_has_rows_only_and_varies_on_hx_request(client, many):
+    url = soup(client.get("/")).select_one("li.more a")["href"]
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert "HX-Request" in fragment.headers["Vary"]
+    body = fragment.get_data(as_text=True)
+    assert "<html" not in body and "<body" not in body
+    assert values(fragment) == list(range(21, 41))
+    full = client.get(url)
+    assert "HX-Request" in full.headers["Vary"]
+    assert soup(full).html["lang"] == "zh-CN"
+    assert soup(full).select_one(".site-footer")
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "abc", "1.5", "２", "9999999", ""])
+def test_bad_page_values_are_400(client, many, bad):
+    response = client.get(f"/?page={bad}")
+    assert response.status_code == 400
+    assert "页码" in soup(response).select_one(".error-page").get_text()
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "20241301000000-1", "1-2-3", "x" * 500])
+def test_bad_cursor_is_400(client, many, cursor):
+    assert client.get(f"/?page=2&after={cursor}").status_code == 400
+
+
+def test_page_beyond_the_end_is_404(client, many):
+    assert client.get("/?page=4").status_code == 404
+
+
+def test_category_and_tag_listings_use_the_same_pager(client, many):
+    response = client.get("/categories/hr")
+    assert values(response) == list(range(1, 21))
+    assert soup(response).select_one("h1").get_text() == "人力资讯"
+    assert client.get("/categories/none").status_code == 404
+    assert client.get("/tags/none").status_code == 404
+
+
+def test_related_numbering_order_and_bounds(client, many):
+    article = many[44]  # 第45条
+    page3 = client.get(f"/articles/{article.id}/related?page=3", headers={"HX-Request": "true"})
+    assert values(page3) == list(range(21, 31))
+    everything = []
+    for n in range(1, 6):
+        everything += texts(client.get(f"/articles/{article.id}/related?page={n}"))
+    assert len(everything) == 44  # every other listed article, never itself
+    assert "第45条" not in everything and "草稿" not in everything
+    assert everything[0] == "第44条"  # same category, latest first
+    assert client.get(f"/articles/{article.id}/related?page=6").status_code == 404
+    assert client.get(f"/articles/{article.id}/related?page=x").status_code == 400
+
+
+def test_related_list_stops_at_100(app, client):
+    start = datetime(2024, 1, 1)
+    db.session.add_all(
+        Article(title=f"t{n}", status=PUBLISHED, published_at=start + timedelta(seconds=n))
+        for n in range(130)
+    )
+    db.session.commit()
+    article = db.session.scalars(db.select(Article).limit(1)).one()
+    assert len(listings.related_ids(article, 100)) == 100
+    assert values(client.get(f"/articles/{article.id}/related?page=10"))[-1] == 100
+    assert client.get(f"/articles/{article.id}/related?page=11").status_code == 404
+
+
+def statements(app, fn):
+    seen = []
+
+    def record(conn, cursor, statement, parameters, *args):
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_later_pages_use_the_cursor_not_offset(app, client, many):
+    url = soup(client.get("/")).select_one("li.more a")["href"]
+    seen = statements(app, lambda: client.get(url))
+    listing = [(s, p) for s, p in seen if "FROM articles" in s and "ORDER BY" in s]
+    assert listing
+    for statement, parameters in listing:
+        # SQLite always renders "LIMIT ? OFFSET ?": the cursor page must skip nothing.
+        assert "(articles.published_at, articles.id) < (?, ?)" in statement
+        assert parameters[-1] == 0
+    assert len(statements(app, lambda: client.get("/"))) == len(seen)
