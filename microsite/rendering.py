@@ -45,8 +45,13 @@ def render_fragment_or_page(fragment: str, page: str, **context):
     return response
 
 
+def _static_max_age(filename: str | None) -> int | None:
+    """A year for URLs carrying a content hash (they change with the file); else revalidate."""
+    return YEAR if request.args.get("v") else None
+
+
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", YEAR)
+    app.get_send_file_max_age = _static_max_age
     app.jinja_env.filters.update(
         cn_date=text.cn_date,
         stamp=text.stamp,

@@ -148,3 +148,17 @@ def test_home_lists_latest_headlines_numbered(client, seeded):
     assert items[0]["value"] == "1"
     assert items[0].get_text(strip=True) == SEED_TITLE
     assert page.select_one("li.more a")["href"].startswith("/?page=2&after=")
+
+
+def test_static_files_have_versioned_urls_cached_for_a_year(client, seeded):
+    page = soup(client.get(f"/articles/{seeded.id}"))
+    css = page.select_one("link[rel=stylesheet]")["href"]
+    script = page.select_one("script[src]")["src"]
+    assert "htmx-2.0.11" in script
+    for url in (css, script):
+        assert "?v=" in url
+        with client.get(url) as response:
+            assert response.status_code == 200
+            assert response.cache_control.max_age == 365 * 24 * 3600
+    with client.get("/static/css/site.css") as response:
+        assert response.cache_control.max_age is None
