@@ -29,8 +29,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
-    from . import auth, cli, errors, extensions, rendering, security
-    from .views import public
+    from . import auth, cli, counting, errors, extensions, rendering, security
+    from .views import feeds, pages, public
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(
@@ -45,5 +45,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    counting.init_app(app)
     app.register_blueprint(public.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(feeds.bp)
     return app

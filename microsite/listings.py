@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import defer
@@ -20,7 +21,6 @@ from .extensions import db
 from .models import CLEARED, PUBLISHED, Article, RelatedLink, article_tags
 
 LISTED = (PUBLISHED, CLEARED)
-CURSOR = re.compile(r"^(\d{14})-(\d{1,18})$")
 
 
 @dataclass(frozen=True)
@@ -50,27 +50,77 @@ def page_number(raw: str | None) -> int:
     return int(raw)
 
 
-def encode_cursor(article: Article) -> str:
-    return f"{article.published_at:%Y%m%d%H%M%S}-{article.id}"
+def _decode_time(raw: str) -> datetime:
+    return datetime.strptime(raw, "%Y%m%d%H%M%S")
 
 
-def decode_cursor(raw: str) -> tuple[datetime, int]:
-    match = CURSOR.match(raw)
-    if not match:
-        raise BadRequest("翻页参数无效。")
-    try:
-        return datetime.strptime(match.group(1), "%Y%m%d%H%M%S"), int(match.group(2))
-    except ValueError:
-        raise BadRequest("翻页参数无效。") from None
+@dataclass(frozen=True)
+class Ordering:
+    """A descending list order on (column, id) and how its cursor is written and read."""
+
+    column: Any
+    encode: Callable[[Article], str]
+    decode: Callable[[str], Any]
+    pattern: re.Pattern
+
+    def cursor(self, article: Article) -> str:
+        return f"{self.encode(article)}-{article.id}"
+
+    def parse(self, raw: str) -> tuple[Any, int]:
+        match = self.pattern.match(raw)
+        if not match:
+            raise BadRequest("翻页参数无效。")
+        try:
+            return self.decode(match.group(1)), int(match.group(2))
+        except ValueError:
+            raise BadRequest("翻页参数无效。") from None
 
 
-def _listed() -> Select:
+LATEST = Ordering(
+    Article.published_at,
+    lambda a: f"{a.published_at:%Y%m%d%H%M%S}",
+    _decode_time,
+    re.compile(r"^(\d{14})-(\d{1,18})$"),
+)
+MOST_READ = Ordering(
+    Article.view_count, lambda a: str(a.view_count), int, re.compile(r"^(\d{1,18})-(\d{1,18})$")
+)
+
+
+def _listed(with_body: bool = False) -> Select:
     """Published and cleared headlines (cleared ones show as placeholders), newest first."""
     return (
         select(Article)
-        .options(defer(Article.body))
+        .options(*(() if with_body else (defer(Article.body),)))
         .where(Article.status.in_(LISTED), Article.published_at.is_not(None))
         .order_by(Article.published_at.desc(), Article.id.desc())
+    )
+
+
+def live_query(with_body: bool = False) -> Select:
+    """Published articles only (no cleared placeholders), newest first."""
+    return _listed(with_body).where(Article.status == PUBLISHED)
+
+
+def neighbours(article: Article) -> tuple[Article | None, Article | None]:
+    """The published articles just older and just newer than this one."""
+    if article.published_at is None:
+        return None, None
+    here = (article.published_at, article.id)
+    key = tuple_(Article.published_at, Article.id)
+    older = live_query().where(key < here).limit(1)
+    newer = live_query().where(key > here).order_by(None)
+    newer = newer.order_by(Article.published_at, Article.id).limit(1)
+    return db.session.scalar(older), db.session.scalar(newer)
+
+
+def most_read_query() -> Select:
+    """Live articles, most read first."""
+    return (
+        select(Article)
+        .options(defer(Article.body))
+        .where(Article.status == PUBLISHED, Article.published_at.is_not(None))
+        .order_by(Article.view_count.desc(), Article.id.desc())
     )
 
 
@@ -85,24 +135,34 @@ def latest_query(category_id: int | None = None, tag_id: int | None = None) -> S
     return query
 
 
-def keyset_page(query: Select, page: int, after: str | None, size: int) -> HeadlinePage:
-    """One page of a newest-first list, continuing after a cursor.
+def keyset_page(
+    query: Select,
+    page: int,
+    after: str | None,
+    size: int,
+    ordering: Ordering = LATEST,
+    total: int | None = None,
+) -> HeadlinePage:
+    """One page of a list ordered by `ordering`, continuing after a cursor; at most `total` rows.
 
     Links always carry the cursor; a bare ?page=N (typed by hand) falls back to skipping
     rows in the index, so it still answers, just not in constant time.
     """
+    first = (page - 1) * size + 1
+    if total is not None:
+        size = max(0, min(size, total - first + 1))
     if after:
-        published_at, last_id = decode_cursor(after)
-        query = query.where(tuple_(Article.published_at, Article.id) < (published_at, last_id))
+        query = query.where(tuple_(ordering.column, Article.id) < ordering.parse(after))
     elif page > 1:
-        query = query.offset((page - 1) * size)
-    rows = list(db.session.scalars(query.limit(size + 1)))
+        query = query.offset(first - 1)
+    rows = list(db.session.scalars(query.limit(size + 1))) if size else []
     if not rows and page > 1:
         raise NotFound("没有这一页。")
-    first = (page - 1) * size + 1
     items = [Headline(first + i, row) for i, row in enumerate(rows[:size])]
-    has_next = len(rows) > size
-    return HeadlinePage(items, page, has_next, encode_cursor(rows[size - 1]) if has_next else None)
+    has_next = len(rows) > size and (total is None or first + size <= total)
+    return HeadlinePage(
+        items, page, has_next, ordering.cursor(rows[size - 1]) if has_next else None
+    )
 
 
 def ranked_related_ids(article: Article, limit: int) -> list[int]:

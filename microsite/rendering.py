@@ -55,6 +55,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         cn_date=text.cn_date,
         stamp=text.stamp,
+        w3c_time=text.w3c_time,
         mask=mask_filter,
         mask_html=mask_html_filter,
         excerpt=text.excerpt,

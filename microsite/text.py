@@ -35,6 +35,11 @@ def stamp(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
+def w3c_time(value: datetime | None) -> str:
+    """2022-09-02T00:00:00+08:00, for sitemaps, feeds and structured data."""
+    return value.replace(tzinfo=SITE_TZ).isoformat() if value else ""
+
+
 def _is_short_cjk(word: str) -> bool:
     return len(word) <= SHORT_WORD and bool(_CJK.search(word))
 

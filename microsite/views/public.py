@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
 from .. import listings
+from ..counting import view_counter
 from ..extensions import db
 from ..models import DRAFT, Article, Category, Tag
 from ..rendering import render_fragment_or_page
+from ..text import SITE_TZ
+from .common import list_page
 
 bp = Blueprint("public", __name__)
 # Ids beyond a 32-bit integer cannot exist; refusing them early keeps the database out of it.
@@ -26,21 +38,10 @@ def get_article_or_abort(article_id: int) -> Article:
     return article
 
 
-def _list_page(query, endpoint: str, **view_args) -> dict:
-    """One page of a newest-first listing plus the URL of the next one."""
-    page = listings.page_number(request.args.get("page"))
-    size = current_app.config["LIST_PAGE_SIZE"]
-    result = listings.keyset_page(query, page, request.args.get("after"), size)
-    next_url = None
-    if result.has_next:
-        next_url = url_for(endpoint, page=page + 1, after=result.next_cursor, **view_args)
-    return {"headlines": result, "next_url": next_url}
-
-
 @bp.get("/")
 def home():
     """Latest headlines, numbered, newest first."""
-    listing = _list_page(listings.latest_query(), "public.home")
+    listing = list_page(listings.latest_query(), "public.home")
     categories = db.session.scalars(select(Category).order_by(Category.name)).all()
     return render_fragment_or_page(
         "partials/_headlines.html", "home.html", categories=categories, **listing
@@ -49,10 +50,20 @@ def home():
 
 @bp.get(f"/articles/{ARTICLE_ID}")
 def article(article_id: int):
-    """The article page with the first page of its related headlines."""
+    """The article page with the first page of its related headlines; 304 when unchanged."""
     article = get_article_or_abort(article_id)
-    related = _related(article, 1)
-    return render_template("articles/article.html", article=article, **related)
+    if article.is_live:
+        view_counter().record(article.id)
+    older, newer = listings.neighbours(article)
+    page = render_template(
+        "articles/article.html", article=article, older=older, newer=newer, **_related(article, 1)
+    )
+    response = make_response(page)
+    response.last_modified = article.updated_at.replace(tzinfo=SITE_TZ)
+    # The page also shows other articles (related, neighbours), so the ETag hashes what was
+    # rendered rather than trusting the article's own timestamp alone.
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get(f"/articles/{ARTICLE_ID}-<path:slug>")
@@ -87,7 +98,7 @@ def related(article_id: int):
 def tag(name: str):
     """Articles carrying one keyword."""
     tag = db.session.scalar(select(Tag).filter_by(name=name)) or abort(404)
-    listing = _list_page(listings.latest_query(tag_id=tag.id), "public.tag", name=name)
+    listing = list_page(listings.latest_query(tag_id=tag.id), "public.tag", name=name)
     return render_fragment_or_page("partials/_headlines.html", "tag.html", tag=tag, **listing)
 
 
@@ -96,7 +107,7 @@ def category(slug: str):
     """Articles in one category."""
     category = db.session.scalar(select(Category).filter_by(slug=slug)) or abort(404)
     query = listings.latest_query(category_id=category.id)
-    listing = _list_page(query, "public.category", slug=slug)
+    listing = list_page(query, "public.category", slug=slug)
     return render_fragment_or_page(
         "partials/_headlines.html", "category.html", category=category, **listing
     )

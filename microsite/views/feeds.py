@@ -1,0 +1,88 @@
+"""Machine-readable views: XML sitemaps, robots.txt and the Atom feed."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, url_for
+from sqlalchemy import func, select
+
+from .. import listings
+from ..extensions import db
+from ..models import PUBLISHED, Article, Category, Page, Tag
+from ..text import local_now
+
+bp = Blueprint("feeds", __name__)
+# The sitemap protocol allows 50,000 URLs a file; articles are split by id ranges so every
+# file is one index range scan, however large the site grows.
+SITEMAP_CHUNK = 50_000
+FEED_SIZE = 20
+
+
+def _xml(template: str, **context) -> Response:
+    return Response(render_template(template, **context), mimetype="application/xml")
+
+
+@bp.get("/robots.txt")
+def robots():
+    """Crawlers may read everything public; the admin desk is off limits."""
+    sitemap = url_for("feeds.sitemap_index", _external=True)
+    text = f"User-agent: *\nDisallow: /admin/\nSitemap: {sitemap}\n"
+    return Response(text, mimetype="text/plain")
+
+
+@bp.get("/sitemap.xml")
+def sitemap_index():
+    """The sitemap index: one file for the site's pages, one per 50,000 article ids."""
+    max_id, lastmod = db.session.execute(
+        select(func.max(Article.id), func.max(Article.updated_at)).where(
+            Article.status == PUBLISHED
+        )
+    ).one()
+    chunks = range(1, (max_id or 0) // SITEMAP_CHUNK + 2) if max_id else range(0)
+    return _xml("feeds/sitemap_index.xml", chunks=chunks, lastmod=lastmod)
+
+
+@bp.get("/sitemap-pages.xml")
+def sitemap_pages():
+    """Home, the listing pages and the editable pages."""
+    urls = [(url_for("public.home", _external=True), None)]
+    urls += [(url_for("pages.top", _external=True), None)]
+    urls += [(url_for("pages.sitemap", _external=True), None)]
+    for category in db.session.scalars(select(Category).order_by(Category.id)):
+        urls.append((url_for("public.category", slug=category.slug, _external=True), None))
+    for tag in db.session.scalars(select(Tag).order_by(Tag.id)):
+        urls.append((url_for("public.tag", name=tag.name, _external=True), None))
+    for page in db.session.scalars(select(Page).order_by(Page.id)):
+        urls.append((url_for("pages.page", slug=page.slug, _external=True), page.updated_at))
+    return _xml("feeds/urlset.xml", urls=urls)
+
+
+@bp.get("/sitemap-articles-<int:chunk>.xml")
+def sitemap_articles(chunk: int):
+    """Published articles whose ids fall in this chunk."""
+    if not 1 <= chunk <= 100_000:
+        abort(404)
+    low, high = (chunk - 1) * SITEMAP_CHUNK, chunk * SITEMAP_CHUNK
+    rows = db.session.execute(
+        select(Article.id, Article.updated_at)
+        .where(Article.status == PUBLISHED, Article.published_at.is_not(None))
+        .where(Article.id > low, Article.id <= high)
+        .order_by(Article.id)
+    ).all()
+    if not rows:
+        abort(404)
+    urls = [
+        (url_for("public.article", article_id=row.id, _external=True), row.updated_at)
+        for row in rows
+    ]
+    return _xml("feeds/urlset.xml", urls=urls)
+
+
+@bp.get("/feed.xml")
+def feed():
+    """Atom feed of the latest published articles, masked like the pages."""
+    query = listings.live_query(with_body=True).limit(FEED_SIZE)
+    entries = list(db.session.scalars(query))
+    updated = max((a.updated_at for a in entries), default=None) or local_now()
+    response = _xml("feeds/atom.xml", entries=entries, updated=updated)
+    response.mimetype = "application/atom+xml"
+    return response

@@ -1,0 +1,46 @@
+"""Site pages: 人力资讯TOP500, editable pages such as 关于我们, and the HTML site map."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from sqlalchemy import select
+
+from .. import listings
+from ..extensions import db
+from ..models import Category, Page, Tag
+from ..rendering import render_fragment_or_page
+from .common import list_page
+
+bp = Blueprint("pages", __name__)
+TOP_TOTAL = 500
+
+
+@bp.get("/top")
+def top():
+    """人力资讯TOP500: the most-read live articles, numbered."""
+    listing = list_page(
+        listings.most_read_query(), "pages.top", listings.MOST_READ, total=TOP_TOTAL
+    )
+    return render_fragment_or_page("partials/_headlines.html", "pages/top.html", **listing)
+
+
+@bp.get("/pages/<slug>")
+def page(slug: str):
+    """An editable page such as 关于我们 or 加入我们."""
+    page = db.session.scalar(select(Page).filter_by(slug=slug)) or abort(404)
+    return render_template("pages/page.html", page=page)
+
+
+@bp.get("/sitemap")
+def sitemap():
+    """网站地图: every category and keyword, and every published article, page by page."""
+    listing = list_page(listings.live_query(), "pages.sitemap")
+    categories = db.session.scalars(select(Category).order_by(Category.name)).all()
+    tags = db.session.scalars(select(Tag).order_by(Tag.name)).all()
+    return render_fragment_or_page(
+        "partials/_headlines.html",
+        "pages/sitemap.html",
+        categories=categories,
+        tags=tags,
+        **listing,
+    )
