@@ -20,11 +20,17 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# axe-core and the Nu HTML validator for the browser tests, pinned in tests/tools/package-lock.json.
+TOOLS := tests/tools/node_modules/.installed
+$(TOOLS): tests/tools/package.json tests/tools/package-lock.json
+	cd tests/tools && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/flask demo --if-empty
 	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(TOOLS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
