@@ -1,19 +1,191 @@
-"""Who is signed in: Flask-Login's user loading."""
+"""Who is signed in: user loading, sign-in sessions, login throttling, same-site `next`."""
 
 from __future__ import annotations
 
-from flask import Flask
+import hashlib
+import hmac
+import math
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache, wraps
+from urllib.parse import urlsplit
 
-from .extensions import db, login_manager
+from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadRequest, Unauthorized
+from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.wrappers import Response
+
+from .errors import render_error
+from .extensions import db, limiter, login_manager
 from .models import User
+from .text import SITE_TZ
+
+ADMIN, EDITOR = "admin", "editor"
+ROLES = (ADMIN, EDITOR)
+# Five failures are allowed; the sixth within the window is refused with a 429.
+LOGIN_LIMIT = "5 per 5 minutes"
+_STAMP = "_auth_stamp"
+
+
+def _stamp(user: User) -> str:
+    """Changes with the password, so a new password signs out every other session."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    if user is None or not hmac.compare_digest(session.get(_STAMP, ""), _stamp(user)):
+        return None
+    return user
+
+
+@cache
+def _dummy_hash() -> str:
+    # Checked when the username is unknown, so both kinds of failure take the same time.
+    return generate_password_hash(secrets.token_hex(16), method="scrypt")
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The user with these credentials, or None (unknown users cost as much as known ones)."""
+    user = db.session.scalar(db.select(User).filter_by(username=username.strip()))
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if user.check_password(password) else None
+
+
+def sign_in(user: User) -> None:
+    """Start a fresh session: nothing set before sign-in survives it (session fixation)."""
+    session.clear()
+    login_user(user)
+    session[_STAMP] = _stamp(user)
+
+
+def refresh_stamp(user: User) -> None:
+    """Keep this session valid after its own password change."""
+    session[_STAMP] = _stamp(user)
+
+
+def sign_out() -> None:
+    logout_user()
+    session.clear()
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no //host, /\\host or scheme)."""
+    if not target or len(target) > 2000:
+        return None
+    # Browsers read a backslash as a slash and drop tabs and newlines: refuse them outright.
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def current_path() -> str:
+    """This request's path and query, for a `next` that brings the admin back."""
+    return request.full_path.rstrip("?") if request.query_string else request.path
+
+
+def _unauthorized() -> Response:
+    """Pages send the browser to the login form; htmx requests get a 401 and a redirect hint."""
+    if request.htmx:
+        response = render_error(Unauthorized())
+        came_from = urlsplit(request.htmx.current_url or "")
+        back = safe_next(came_from.path) if came_from.netloc == request.host else None
+        response.headers["HX-Redirect"] = url_for("admin.login", next=back)
+        response.vary.add("HX-Request")
+        return response
+    back = current_path() if request.method == "GET" else None
+    return redirect(url_for("admin.login", next=back))
+
+
+def admin_required(view: Callable) -> Callable:
+    """Only the admin role may change site-wide things (settings, words, index)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user.role != ADMIN:
+            abort(403, "只有管理员可以修改这项内容。")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+# --- login throttling ---------------------------------------------------------------------
+
+
+# Kept on the request, not on g: g outlives a request when an app context is already pushed.
+_FAILED = "microsite.login_failed"
+
+
+def mark_login_failed() -> None:
+    request.environ[_FAILED] = True
+
+
+def login_failed() -> bool:
+    return bool(request.environ.get(_FAILED))
+
+
+def _ip_key() -> str:
+    return f"login-ip:{get_remote_address()}"
+
+
+def _username_key() -> str:
+    return f"login-user:{(request.form.get('username') or '').strip().casefold()}"
+
+
+def _retry_at() -> float:
+    breached = [limit.reset_at for limit in limiter.current_limits if limit.breached]
+    return max(breached, default=time.time() + 60)
+
+
+def _on_breach(_limit) -> Response:
+    seconds = max(1, math.ceil(_retry_at() - time.time()))
+    return Response(status=429, headers={"Retry-After": str(seconds)})
+
+
+def _breach_message() -> str:
+    retry_at = _retry_at()
+    minutes = max(1, math.ceil((retry_at - time.time()) / 60))
+    clock = datetime.fromtimestamp(retry_at, SITE_TZ).strftime("%H:%M:%S")
+    return f"登录失败次数过多。为保护账户，请在 {clock}（约 {minutes} 分钟后）再试。"
+
+
+def throttle_options() -> dict:
+    """Limiter options that count failed password checks only and say when to retry."""
+    return {
+        "methods": ["POST"],
+        # Only wrong passwords count; a CSRF error or an empty field costs nothing.
+        "deduct_when": lambda _response: login_failed(),
+        "on_breach": _on_breach,
+        "error_message": _breach_message,
+    }
+
+
+def throttled(view: Callable) -> Callable:
+    """Count failed sign-ins per client address and per username."""
+    view = limiter.limit(LOGIN_LIMIT, key_func=_username_key, **throttle_options())(view)
+    return limiter.limit(LOGIN_LIMIT, key_func=_ip_key, **throttle_options())(view)
+
+
+def _csrf_error(error: CSRFError):
+    return render_error(BadRequest("表单已过期或缺少安全校验信息，请刷新页面后重新提交。"))
 
 
 def init_app(app: Flask) -> None:
     login_manager.login_message = "请先登录。"
+    login_manager.login_view = "admin.login"
+    login_manager.unauthorized_handler(_unauthorized)
+    app.register_error_handler(CSRFError, _csrf_error)

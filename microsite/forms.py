@@ -1,0 +1,140 @@
+"""WTForms for the editorial desk; Flask-WTF adds the CSRF token to each."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
+
+from .auth import safe_next
+from .models import DRAFT, PUBLISHED
+
+MAX_TAGS = 20
+_KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def split_keywords(raw: str | None) -> list[str]:
+    """Keywords separated by spaces or (Chinese or Latin) commas, duplicates dropped."""
+    words = (word.strip() for word in _KEYWORD_SPLIT.split(raw or ""))
+    return list(dict.fromkeys(word for word in words if word))
+
+
+def parse_links(raw: str | None) -> list[dict[str, str]]:
+    """Lines of `名称 | 链接` as label/href pairs; raises ValueError naming a bad line."""
+    links = []
+    for number, line in enumerate((raw or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        label, sep, href = (part.strip() for part in line.partition("|"))
+        if not sep or not label or not href:
+            raise ValueError(f"第 {number} 行应写成“名称 | 链接”。")
+        if not is_safe_href(href):
+            raise ValueError(f"第 {number} 行的链接只能是本站路径（/开头）或 http(s) 网址。")
+        links.append({"label": label, "href": href})
+    return links
+
+
+def is_safe_href(href: str) -> bool:
+    parts = urlsplit(href)
+    if parts.scheme in {"http", "https"}:
+        return bool(parts.netloc) and "\\" not in href
+    return safe_next(href) is not None
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", [DataRequired("请输入用户名。"), Length(max=64)], [_strip])
+    password = PasswordField("密码", [DataRequired("请输入密码。"), Length(max=200)])
+    next = HiddenField()
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("当前密码", [DataRequired("请输入当前密码。")])
+    new_password = PasswordField(
+        "新密码", [DataRequired("请输入新密码。"), Length(8, 200, "新密码需要 8 到 200 个字符。")]
+    )
+    confirm = PasswordField("再次输入新密码", [EqualTo("new_password", "两次输入的新密码不一致。")])
+
+
+class ArticleForm(FlaskForm):
+    title = StringField(
+        "标题",
+        [DataRequired("请填写标题。"), Length(max=200, message="标题最多 200 个字。")],
+        [_strip],
+    )
+    body = TextAreaField("正文", [Length(max=200_000, message="正文太长了。")])
+    category = StringField(
+        "栏目",
+        [DataRequired("请选择或填写栏目。"), Length(max=64, message="栏目名最多 64 个字。")],
+        [_strip],
+    )
+    tags = StringField("关键词", [Length(max=1000)], [_strip])
+    source_note = TextAreaField(
+        "来源说明", [Length(max=500, message="来源说明最多 500 个字。")], [_strip]
+    )
+    status = RadioField("状态", choices=[(DRAFT, "草稿"), (PUBLISHED, "发表")], default=DRAFT)
+    published_at = DateTimeLocalField(
+        "发表时间",
+        [Optional()],
+        format=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"],
+    )
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    preview = SubmitField("预览")
+    save = SubmitField("保存")
+
+    def validate_body(self, field) -> None:
+        if self.status.data == PUBLISHED and not (field.data or "").strip():
+            raise ValidationError("发表前请填写正文。")
+
+    def validate_tags(self, field) -> None:
+        words = split_keywords(field.data)
+        if len(words) > MAX_TAGS:
+            raise ValidationError(f"关键词最多 {MAX_TAGS} 个。")
+        if any(len(word) > 64 for word in words):
+            raise ValidationError("每个关键词最多 64 个字。")
+
+
+class WordForm(FlaskForm):
+    word = StringField(
+        "屏蔽词",
+        [DataRequired("请输入要屏蔽的词。"), Length(max=64, message="最多 64 个字。")],
+        [_strip],
+    )
+
+
+class SettingsForm(FlaskForm):
+    site_name = StringField(
+        "网站名称", [DataRequired("请填写网站名称。"), Length(max=100)], [_strip]
+    )
+    hotline = StringField("客服热线", [Length(max=64)], [_strip])
+    disclaimer = TextAreaField("来源声明", [Length(max=500)], [_strip])
+    footer_links = TextAreaField("页脚链接", [Length(max=5000)])
+    keyword_links = TextAreaField("关键词链接", [Length(max=5000)])
+    icp = StringField("ICP 备案号", [Length(max=64)], [_strip])
+
+    def validate_footer_links(self, field) -> None:
+        try:
+            parse_links(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class PageForm(FlaskForm):
+    title = StringField("标题", [DataRequired("请填写标题。"), Length(max=100)], [_strip])
+    body = TextAreaField("内容", [Length(max=200_000)])
