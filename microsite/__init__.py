@@ -30,7 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from . import auth, cli, counting, errors, extensions, rendering, security
-    from .views import feeds, pages, public
+    from .views import admin, feeds, pages, public
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(
@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     counting.init_app(app)
     app.register_blueprint(public.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(feeds.bp)
     return app

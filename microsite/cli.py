@@ -34,23 +34,37 @@ def init_db_command() -> None:
     click.echo("数据库已升级到最新版本。")
 
 
+def _prompt_password() -> str:
+    # Prompted only: a password given as an argument would stay in the shell history and `ps`.
+    while True:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        if len(password) >= 8:
+            return password
+        click.echo("密码至少需要 8 个字符。", err=True)
+
+
 @click.command("create-admin")
 @click.argument("username")
 @click.option("--display-name", help="Name shown in bylines (defaults to the username).")
-@click.password_option(help="Prompted for; never pass it on the command line in production.")
-def create_admin_command(username: str, display_name: str | None, password: str) -> None:
-    """Create an admin, or set the password of an existing one."""
-    if len(password) < 8:
-        raise click.BadParameter("密码至少需要 8 个字符。", param_hint="password")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "editor"]),
+    help="admin (everything) or editor (articles only); new users default to admin.",
+)
+def create_admin_command(username: str, display_name: str | None, role: str | None) -> None:
+    """Create an admin, or set the password (and role) of an existing one; prompts for it."""
+    password = _prompt_password()
     user = db.session.scalar(select(User).filter_by(username=username))
     if user is None:
-        user = User(username=username, display_name=display_name or username)
+        user = User(username=username, display_name=display_name or username, role=role or "admin")
         db.session.add(user)
-    elif display_name:
-        user.display_name = display_name
+    else:
+        user.display_name = display_name or user.display_name
+        user.role = role or user.role
+    # A new password also ends the user's open sessions (auth keys them to the hash).
     user.set_password(password)
     db.session.commit()
-    click.echo(f"管理员 {username} 已保存。")
+    click.echo(f"管理员 {username}（{user.role}）已保存。")
 
 
 def import_file(path: Path) -> Article:
