@@ -25,3 +25,12 @@ def post_fork(server, worker):
     app = worker.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)
+
+
+def worker_exit(server, worker):
+    # Views counted in memory since the last flush are written before the worker goes.
+    from microsite.counting import view_counter
+
+    app = worker.app.wsgi()
+    with app.app_context():
+        view_counter().flush()

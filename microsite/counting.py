@@ -1,16 +1,16 @@
 """View counting that never turns a page view into a serialized database write.
 
 Each worker counts views in memory and adds them to the database in one short transaction at
-most every FLUSH_SECONDS (and when it exits). A reader reloading the same article within
-REPEAT_WINDOW seconds is counted once: the key is a hash of address, user agent and article,
-held per worker, so a reload that lands on another worker may count again (documented limit).
+most every FLUSH_SECONDS, and when a gunicorn worker exits (gunicorn.conf.py's worker_exit).
+A reader reloading the same article within REPEAT_WINDOW seconds is counted once: the key is
+a hash of address, user agent and article, held per worker, so a reload that lands on another
+worker may count again (a documented limit).
 The update is a plain SQL UPDATE, not an ORM change, so it neither bumps the article's version
 (an admin's open edit stays valid) nor touches the search index.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import threading
 import time
@@ -92,9 +92,3 @@ def init_app(app: Flask) -> None:
     def _flush_when_due(_exc) -> None:
         if counter.due():
             counter.flush()
-
-    def _flush_at_exit() -> None:
-        with app.app_context():
-            counter.flush()
-
-    atexit.register(_flush_at_exit)

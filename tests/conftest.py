@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,41 @@ SEED_TEXT = DEMO_PAGE.read_text(encoding="utf-8")
 SEED_TITLE = "拉紧基层疫情防控警戒线"
 ADMIN_PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
+# Set (by scripts/with-postgres) to run the whole suite on PostgreSQL instead of SQLite: each
+# app then gets a database of its own on that server, dropped when its test ends.
+POSTGRES = os.environ.get("MICROSITE_TEST_POSTGRES")
+_apps_on_postgres: list[tuple[Flask, str]] = []
+
+
+def _postgres_admin():
+    import psycopg
+
+    return psycopg.connect(POSTGRES.replace("+psycopg", ""), autocommit=True)
+
+
+def database_uri(tmp_path: Path) -> str:
+    """A new, empty database for one app: a SQLite file, or a PostgreSQL database."""
+    if not POSTGRES:
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with _postgres_admin() as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(autouse=True)
+def _drop_postgres_databases():
+    yield
+    while _apps_on_postgres:
+        app, name = _apps_on_postgres.pop()
+        with app.app_context():
+            db.engine.dispose()
+        with _postgres_admin() as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL ' + POSTGRES.rsplit('@', 1)[1] if POSTGRES else 'SQLite'}"
 
 
 def make_app(tmp_path: Path, **overrides) -> Flask:
@@ -29,12 +66,14 @@ def make_app(tmp_path: Path, **overrides) -> Flask:
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "SQLALCHEMY_DATABASE_URI": database_uri(tmp_path),
         "SEARCH_INDEX_DIR": str(tmp_path / "index"),
         "RATELIMIT_STORAGE_URI": "memory://",
     }
     config.update(overrides)
     app = create_app(config)
+    if POSTGRES:
+        _apps_on_postgres.append((app, config["SQLALCHEMY_DATABASE_URI"].rsplit("/", 1)[1]))
     with app.app_context():
         upgrade()
     return app

@@ -147,7 +147,7 @@ def test_later_pages_use_the_cursor_not_offset(app, client, many):
     listing = [(s, p) for s, p in seen if "FROM articles" in s and "ORDER BY" in s]
     assert listing
     for statement, parameters in listing:
+        assert "(articles.published_at, articles.id) <" in statement
         # SQLite always renders "LIMIT ? OFFSET ?": the cursor page must skip nothing.
-        assert "(articles.published_at, articles.id) < (?, ?)" in statement
-        assert parameters[-1] == 0
+        assert "OFFSET" not in statement or parameters[-1] == 0
     assert len(statements(app, lambda: client.get("/"))) == len(seen)
