@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint format bench clean
+.PHONY: run test test-postgres lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,postgres]'
 	touch $@ $(VENV)/.installed
 
 # axe-core and the Nu HTML validator for the browser tests, pinned in tests/tools/package-lock.json.
@@ -34,6 +34,10 @@ test: $(VENV)/.installed-test $(TOOLS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The same suite on a throwaway PostgreSQL cluster (needs Debian's postgresql package).
+test-postgres: $(VENV)/.installed-test $(TOOLS)
+	scripts/with-postgres $(BIN)/pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
