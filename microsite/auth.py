@@ -12,13 +12,12 @@ from datetime import datetime
 from functools import cache, wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, redirect, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, Unauthorized
 from werkzeug.security import check_password_hash, generate_password_hash
-from werkzeug.wrappers import Response
 
 from .errors import render_error
 from .extensions import db, limiter, login_manager

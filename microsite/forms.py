@@ -19,6 +19,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
+try:
+    from wtforms import SelectChoice
+except ImportError:  # WTForms before 3.3 takes (value, label) tuples, which 3.3 deprecates
+
+    def SelectChoice(value: str, label: str) -> tuple[str, str]:
+        return (value, label)
+
+
 from .auth import safe_next
 from .models import DRAFT, PUBLISHED
 
@@ -88,7 +96,11 @@ class ArticleForm(FlaskForm):
     source_note = TextAreaField(
         "来源说明", [Length(max=500, message="来源说明最多 500 个字。")], [_strip]
     )
-    status = RadioField("状态", choices=[(DRAFT, "草稿"), (PUBLISHED, "发表")], default=DRAFT)
+    status = RadioField(
+        "状态",
+        choices=[SelectChoice(DRAFT, "草稿"), SelectChoice(PUBLISHED, "发表")],
+        default=DRAFT,
+    )
     published_at = DateTimeLocalField(
         "发表时间",
         [Optional()],
