@@ -248,7 +248,7 @@ def test_clear_and_restore(desk, seeded):
     row = desk.post(f"/admin/articles/{article.id}/clear", headers={"HX-Request": "true"})
     assert row.status_code == 200 and "HX-Request" in row.headers["Vary"]
     fragment = soup(row)
-    assert fragment.select_one("tr")["id"] == f"article-{article.id}"
+    assert fragment.select_one("li")["id"] == f"article-{article.id}"
     db.session.refresh(article)
     assert article.status == CLEARED and article.cleared_at is not None
     assert article.title == "灵活用工新规发布" and "第一段" in article.body  # the row is kept
@@ -272,7 +272,7 @@ def test_clear_button_asks_for_confirmation_through_htmx(desk):
     article = create(desk, status=PUBLISHED)
     form = soup(desk.get("/admin/")).select_one(f"#article-{article.id} form")
     assert form["method"] == "post" and form["hx-post"] == form["action"]
-    assert "确定清空" in form["hx-confirm"] and form["hx-target"] == "closest tr"
+    assert "确定清空" in form["hx-confirm"] and form["hx-target"] == "closest li"
 
 
 def test_only_published_articles_clear_and_only_cleared_ones_restore(desk, seeded):

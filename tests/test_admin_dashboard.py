@@ -22,21 +22,21 @@ def desk(client, admin_user, seeded):
 
 
 def row_ids(page) -> list[int]:
-    return [int(tr["id"].removeprefix("article-")) for tr in page.select("tr.admin-row")]
+    return [int(row["id"].removeprefix("article-")) for row in page.select("li.admin-row")]
 
 
 def all_ids(client, url: str) -> list[int]:
     """Every row of a dashboard listing, following its "加载更多" rows through htmx."""
     page = soup(client.get(url))
     ids = row_ids(page)
-    more = page.select_one("tr.more a")
+    more = page.select_one("li.more a")
     while more is not None:
         fragment = client.get(more["hx-get"], headers={"HX-Request": "true"})
         assert "HX-Request" in fragment.headers["Vary"]
         part = soup(fragment)
-        assert part.select_one("html, table, h1") is None
+        assert part.select_one("html, ol, h1") is None
         ids += row_ids(part)
-        more = part.select_one("tr.more a")
+        more = part.select_one("li.more a")
     return ids
 
 
@@ -59,14 +59,14 @@ def test_counts_per_status(desk):
 def test_click_to_load_walks_every_article_once_newest_first(desk):
     first = soup(desk.get("/admin/"))
     assert len(row_ids(first)) == 20
-    more = first.select_one("tr.more a")
+    more = first.select_one("li.more a")
     assert more["href"] == more["hx-get"] and more["hx-swap"] == "outerHTML"
     ids = all_ids(desk, "/admin/")
     assert ids == sorted(db.session.scalars(select(Article.id)), reverse=True)
 
 
 def test_next_page_without_htmx_is_a_full_page(desk):
-    more = soup(desk.get("/admin/")).select_one("tr.more a")["href"]
+    more = soup(desk.get("/admin/")).select_one("li.more a")["href"]
     page = soup(desk.get(more))
     assert page.select_one("h1").get_text() == "文章管理" and len(row_ids(page)) == 20
 
@@ -76,14 +76,14 @@ def test_status_filter(desk):
     cleared = select(Article.id).where(Article.status == CLEARED).order_by(Article.id.desc())
     assert ids == list(db.session.scalars(cleared))
     page = soup(desk.get("/admin/?status=cleared"))
-    assert "标题和内容已经清空" in page.select_one("tr.admin-row").get_text()
+    assert "标题和内容已经清空" in page.select_one("li.admin-row").get_text()
     assert page.select_one(".status-tabs a[aria-current]").get_text().startswith("已清空")
 
 
 def test_category_filter_and_drafts_are_listed(desk):
     category = db.session.scalar(select(Category).filter_by(name="政策解读"))
     page = soup(desk.get(f"/admin/?category={category.id}"))
-    rows = page.select("tr.admin-row")
+    rows = page.select("li.admin-row")
     assert len(rows) == 1 and "草稿：社保新政解读" in rows[0].get_text()
     assert "草稿" in rows[0].select_one(".status").get_text()
     assert page.select_one(f"#filter-category option[value='{category.id}']").has_attr("selected")
@@ -91,17 +91,17 @@ def test_category_filter_and_drafts_are_listed(desk):
 
 def test_title_search(desk, seeded):
     page = soup(desk.get("/admin/", query_string={"q": "社保新政"}))
-    assert [tr.select_one("a").get_text() for tr in page.select("tr.admin-row")] == [
+    assert [row.select_one("a").get_text() for row in page.select("li.admin-row")] == [
         "草稿：社保新政解读"
     ]
     assert page.select_one("#filter-q")["value"] == "社保新政"
     # LIKE wildcards are searched for literally.
-    assert soup(desk.get("/admin/?q=%25")).select("tr.admin-row") == []
+    assert soup(desk.get("/admin/?q=%25")).select("li.admin-row") == []
 
 
 def test_filters_travel_with_the_next_page(desk, seeded):
     url = f"/admin/?status=published&category={seeded.category_id}"
-    more = soup(desk.get(url)).select_one("tr.more a")["href"]
+    more = soup(desk.get(url)).select_one("li.more a")["href"]
     assert "status=published" in more and f"category={seeded.category_id}" in more
     ids = all_ids(desk, url)
     published = select(Article.id).where(
