@@ -29,8 +29,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
-    from . import auth, cli, counting, errors, extensions, rendering, security
+    from . import auth, cli, counting, errors, extensions, rendering, search, security
     from .views import admin, feeds, pages, public
+    from .views import health as health_views
+    from .views import search as search_views
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(
@@ -46,8 +48,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     counting.init_app(app)
+    search.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(search_views.bp)
+    app.register_blueprint(health_views.bp)
     return app

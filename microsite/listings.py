@@ -166,8 +166,11 @@ def keyset_page(
 
 
 def ranked_related_ids(article: Article, limit: int) -> list[int]:
-    """Articles ranked by similarity; the search package supplies the ranking."""
-    return []
+    """Published articles most like this one (Whoosh more-like-this over title and body),
+    never itself; cached per article until the index changes, [] without an index."""
+    from . import search
+
+    return search.more_like(article, limit)
 
 
 def _curated_ids(article: Article) -> list[int]:

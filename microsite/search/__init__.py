@@ -1,0 +1,130 @@
+"""Chinese full-text search with Whoosh: the public API the rest of the site calls.
+
+init_app(app)                        bind to the app (the factory calls it)
+find(q, page=1, sort="relevance")    a page of results -> results.SearchPage
+more_like(article, limit)            ids of similar published articles (for related lists)
+rebuild(progress=None, procs=1)      rebuild from the database and swap in; -> documents
+status()                             the index's state, for /healthz
+SearchUnavailable                    raised by find() when there is no readable index
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..extensions import db
+from ..models import PUBLISHED, Article
+from ..text import local_now
+from . import index, sync
+from .index import RebuildInProgress, SearchUnavailable
+from .results import SORTS, Hit, SearchPage, find, more_like
+from .searcher import LiveSearcher
+
+__all__ = [
+    "SORTS",
+    "Hit",
+    "RebuildInProgress",
+    "SearchPage",
+    "SearchUnavailable",
+    "find",
+    "init_app",
+    "more_like",
+    "rebuild",
+    "state",
+    "status",
+]
+log = logging.getLogger(__name__)
+EXTENSION = "microsite.search"
+# Articles saved up to this long before a rebuild started are indexed again after the swap:
+# their commit may have gone to the old generation while the new one was being built.
+CATCH_UP_MARGIN = timedelta(seconds=5)
+LIVE = (Article.status == PUBLISHED, Article.published_at.is_not(None))
+
+
+class SearchState:
+    """Per app and process: the index location, the searcher and ids waiting for a retry."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.searcher = LiveSearcher(home)
+        self._retry = sync.Pending()
+        self._lock = threading.Lock()
+
+    def apply(self, pending: sync.Pending, bind) -> None:
+        """Bring the index in line with the database for these changes; never raises."""
+        with self._lock:
+            pending.merge(self._retry)
+            self._retry = sync.Pending()
+        if index.live_dir(self.home) is None:
+            return  # nothing to follow yet: `flask reindex` builds the index from the database
+        try:
+            with Session(bind) as session:
+                live, gone = sync.resolve(session, pending)
+                index.apply(self.home, live, gone)
+        except SearchUnavailable:
+            log.warning("search index unavailable; changes wait for a reindex")
+        except Exception:
+            log.exception("could not update the search index; will retry with the next change")
+            with self._lock:
+                self._retry.merge(pending)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION] = SearchState(Path(app.config["SEARCH_INDEX_DIR"]))
+    sync.listen()
+
+
+def state() -> SearchState:
+    return current_app.extensions[EXTENSION]
+
+
+def status() -> dict:
+    """The index's state ("ok", "missing", "unreadable"), generation and document count."""
+    return index.status(state().home)
+
+
+def _live_articles(session: Session):
+    query = (
+        select(Article)
+        .options(selectinload(Article.tags))
+        .where(*LIVE)
+        .order_by(Article.id)
+        .execution_options(yield_per=500)
+    )
+    return session.scalars(query)
+
+
+def _catch_up(search: SearchState, bind, since) -> None:
+    with Session(bind) as session:
+        live = set(session.scalars(select(Article.id).where(*LIVE)))
+        changed = set(session.scalars(select(Article.id).where(Article.updated_at >= since)))
+    with search.searcher.use() as searcher:
+        indexed = {int(fields["id"]) for fields in searcher.all_stored_fields()}
+    stale = (live ^ indexed) | changed
+    if stale:
+        search.apply(sync.Pending(articles=stale), bind)
+
+
+def rebuild(progress: Callable[[int, int], None] | None = None, procs: int = 1) -> int:
+    """Rebuild the index from the database into a fresh directory and swap it in.
+
+    progress(done, total) is called as documents are added. Runs in its own database
+    session, so it can run in a background thread. Returns the number of documents.
+    Raises RebuildInProgress when another rebuild (in any process) is running.
+    """
+    search = state()
+    bind = db.engine
+    since = local_now() - CATCH_UP_MARGIN
+    with Session(bind) as session:
+        total = session.scalar(select(func.count(Article.id)).where(*LIVE)) or 0
+        count = index.build(search.home, _live_articles(session), total, progress, procs)
+    _catch_up(search, bind, since)
+    return count

@@ -1,0 +1,244 @@
+"""The Whoosh index on disk: schema, where the live copy is, writing with retries, rebuilding.
+
+Layout of SEARCH_INDEX_DIR (the configured directory):
+
+    current -> gen-20240102T030405-1a2b3c   a symlink, swapped atomically by a rebuild
+    gen-.../                                 one complete Whoosh index per rebuild
+    rebuild.lock                             held while a rebuild runs
+
+Every open resolves `current` once and then works on that generation's real directory, so a
+rebuild swapping the link never pulls a directory out from under a writer half-way through;
+what such a writer adds to the old generation is caught up from the database after the swap.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.fields import DATETIME, ID, TEXT, Schema
+from whoosh.index import EmptyIndexError, LockError
+from whoosh.writing import IndexWriter
+
+from .analyzer import ChineseAnalyzer
+
+log = logging.getLogger(__name__)
+
+CURRENT = "current"
+GENERATION_PREFIX = "gen-"
+REBUILD_LOCK = "rebuild.lock"
+# A writer waits up to WRITE_TIMEOUT for another worker's commit, and tries WRITE_TRIES times:
+# the default writer fails at once, which lost most writes with two workers.
+WRITE_TIMEOUT = 10.0
+WRITE_DELAY = 0.05
+WRITE_TRIES = 3
+# Title words weigh most, then keywords; the body carries the bulk of the matches.
+FIELD_BOOSTS = {"title": 2.0, "tags": 1.5, "category": 1.0, "body": 1.0}
+TEXT_FIELDS = tuple(FIELD_BOOSTS)
+
+
+class SearchUnavailable(RuntimeError):
+    """The index is missing or cannot be read; the message is for readers."""
+
+
+class RebuildInProgress(RuntimeError):
+    """Another rebuild holds the lock."""
+
+
+def make_schema() -> Schema:
+    analyzer = ChineseAnalyzer()
+    return Schema(
+        id=ID(unique=True, stored=True),
+        title=TEXT(analyzer=analyzer, phrase=True),
+        # Not stored: snippets are cut from the database text, which is the one truth.
+        body=TEXT(analyzer=analyzer, phrase=True),
+        tags=TEXT(analyzer=analyzer, phrase=True),
+        category=TEXT(analyzer=analyzer, phrase=True),
+        published_at=DATETIME(sortable=True),
+    )
+
+
+def live_dir(home: Path) -> Path | None:
+    """The real directory of the live index, or None when there is none yet."""
+    link = home / CURRENT
+    try:
+        target = link.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError):
+        return None
+    return target if target.is_dir() else None
+
+
+def open_live(home: Path):
+    """(real directory, Whoosh index) of the live generation; SearchUnavailable otherwise."""
+    where = live_dir(home)
+    if where is None:
+        raise SearchUnavailable("搜索索引尚未建立。")
+    try:
+        return where, whoosh_index.open_dir(str(where))
+    except (EmptyIndexError, OSError, ValueError, EOFError) as exc:
+        raise SearchUnavailable("搜索索引无法读取。") from exc
+
+
+def _writer(ix) -> IndexWriter:
+    return ix.writer(timeout=WRITE_TIMEOUT, delay=WRITE_DELAY)
+
+
+def write(home: Path, change: Callable[[IndexWriter], None]) -> None:
+    """Open the live index, apply `change` and commit, retrying on lock contention and on a
+    generation that vanished under a rebuild. Raises SearchUnavailable when there is no index.
+    """
+    for attempt in range(1, WRITE_TRIES + 1):
+        try:
+            _, ix = open_live(home)
+            writer = _writer(ix)
+        except (LockError, SearchUnavailable):
+            if attempt == WRITE_TRIES:
+                raise
+            time.sleep(WRITE_DELAY * attempt)
+            continue
+        try:
+            change(writer)
+            writer.commit()
+            return
+        except FileNotFoundError:
+            # A rebuild removed this (old) generation; the next try opens the new one.
+            _cancel(writer)
+            if attempt == WRITE_TRIES:
+                raise
+        except BaseException:
+            _cancel(writer)
+            raise
+
+
+def _cancel(writer: IndexWriter) -> None:
+    try:
+        writer.cancel()
+    except OSError:
+        log.warning("could not cancel an index writer cleanly", exc_info=True)
+
+
+def document(article) -> dict:
+    """The index document for a published article."""
+    from ..text import plain_text
+
+    return {
+        "id": str(article.id),
+        "title": article.title or "",
+        "body": plain_text(article.body),
+        "tags": " ".join(tag.name for tag in article.tags),
+        "category": article.category.name if article.category else "",
+        "published_at": article.published_at,
+    }
+
+
+def apply(home: Path, live: Iterable, gone: Iterable[int]) -> None:
+    """Add or replace the documents of `live` articles and delete the ids in `gone`."""
+    docs = [document(article) for article in live]
+    gone = [str(article_id) for article_id in gone]
+    if not docs and not gone:
+        return
+
+    def change(writer: IndexWriter) -> None:
+        for article_id in gone:
+            writer.delete_by_term("id", article_id)
+        for doc in docs:
+            writer.update_document(**doc)
+
+    write(home, change)
+
+
+@contextmanager
+def _rebuild_lock(home: Path):
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / REBUILD_LOCK, os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RebuildInProgress("另一个索引重建正在进行。") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _swap_in(home: Path, fresh: Path) -> None:
+    # A symlink renamed over another is replaced atomically: readers see the old generation
+    # or the new one, never neither.
+    link = home / f".{CURRENT}-{uuid.uuid4().hex[:8]}"
+    link.symlink_to(fresh.name)
+    os.replace(link, home / CURRENT)
+
+
+def _prune(home: Path, keep: set[str]) -> None:
+    # The previous generation stays one more round: a worker that resolved the link just
+    # before the swap may still be opening its files.
+    generations = sorted(
+        (p for p in home.glob(f"{GENERATION_PREFIX}*") if p.is_dir()),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
+    for old in generations[:-2]:
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def build(
+    home: Path,
+    articles: Iterable,
+    total: int,
+    progress: Callable[[int, int], None] | None = None,
+    procs: int = 1,
+) -> int:
+    """Index `articles` into a fresh generation and swap it in when complete; returns the
+    number of documents written. Raises RebuildInProgress if another rebuild is running."""
+    with _rebuild_lock(home):
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        fresh = home / f"{GENERATION_PREFIX}{stamp}-{uuid.uuid4().hex[:6]}"
+        fresh.mkdir()
+        try:
+            ix = whoosh_index.create_in(str(fresh), make_schema())
+            options = {"limitmb": 256}
+            if procs > 1:
+                options.update(procs=procs, multisegment=True)
+            writer = ix.writer(**options)
+            done = 0
+            try:
+                for article in articles:
+                    writer.add_document(**document(article))
+                    done += 1
+                    if progress and (done % 50 == 0 or done == total):
+                        progress(done, total)
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+            if progress:
+                progress(done, max(total, done))
+            _swap_in(home, fresh)
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        _prune(home, keep={fresh.name})
+    return done
+
+
+def status(home: Path) -> dict:
+    """What /healthz reports about the index: state, generation and document count."""
+    try:
+        where, ix = open_live(home)
+        with ix.reader() as reader:
+            return {
+                "status": "ok",
+                "generation": f"{where.name}/{reader.generation()}",
+                "documents": reader.doc_count(),
+            }
+    except SearchUnavailable as exc:
+        missing = live_dir(home) is None
+        return {"status": "missing" if missing else "unreadable", "message": str(exc)}

@@ -1,0 +1,55 @@
+"""The search page: results for the reader's query, a fragment for htmx, a page otherwise."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, request, url_for
+
+from .. import search as search_index
+from ..listings import page_number
+from ..rendering import render_fragment_or_page
+
+bp = Blueprint("search", __name__)
+UNAVAILABLE_RETRY_SECONDS = 300
+
+
+def _fragment(page: int) -> str:
+    # The active-search form swaps the whole results area; a "加载更多" row swaps only rows.
+    return "search/_rows.html" if page > 1 else "search/_main.html"
+
+
+def _next_url(result) -> str | None:
+    if not result.has_next:
+        return None
+    return url_for("search.search", q=result.query.text, sort=result.sort, page=result.page + 1)
+
+
+@bp.get("/search")
+def search():
+    """Search results: title, date and highlighted snippet for each hit; 10 a page."""
+    q, page = request.args.get("q", ""), page_number(request.args.get("page"))
+    sort = request.args.get("sort", "relevance")
+    try:
+        result = search_index.find(q, page, sort)
+    except search_index.SearchUnavailable:
+        response = render_fragment_or_page(
+            _fragment(1),
+            "search/search.html",
+            query=q.strip(),
+            search_query=q.strip(),
+            unavailable=True,
+        )
+        # htmx leaves error responses unswapped, so a fragment says it with a 200 instead.
+        if not (request.htmx and not request.htmx.history_restore_request):
+            response.status_code = 503
+            response.retry_after = UNAVAILABLE_RETRY_SECONDS
+        return response
+    if page > 1 and not result.hits:
+        abort(404, description="没有这一页。")
+    return render_fragment_or_page(
+        _fragment(page),
+        "search/search.html",
+        query=result.query.text,
+        search_query=result.query.text,
+        result=result,
+        next_url=_next_url(result),
+    )
