@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-postgres lint format bench clean
+.PHONY: run test test-postgres scan lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: $(VENV)/.installed-test $(TOOLS)
 # The same suite on a throwaway PostgreSQL cluster (needs Debian's postgresql package).
 test-postgres: $(VENV)/.installed-test $(TOOLS)
 	scripts/with-postgres $(BIN)/pytest
+
+# Debian's wapiti against a demo instance served over TLS on 127.0.0.1; fails on any finding.
+scan: $(VENV)/.installed
+	$(BIN)/python scripts/scan.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
