@@ -1,4 +1,4 @@
-"""flask commands: init-db, create-admin, import-page, demo."""
+"""flask commands: init-db, create-admin, import-page, reindex, demo."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from . import search
 from .extensions import db
 from .importer import PageFormatError, parse_page, store_page
 from .models import Article, Page, User
@@ -102,13 +103,47 @@ def demo_command(if_empty: bool) -> None:
     upgrade()
     if if_empty and db.session.scalar(select(func.count(Article.id))):
         click.echo("数据库已有文章，跳过演示内容。")
+        if search.status()["status"] != "ok":
+            _reindex()
         return
     article = import_file(DEMO_PAGE)
     _ensure_demo_pages()
     total = db.session.scalar(select(func.count(Article.id)))
     click.echo(f"演示内容已就绪：《{article.title}》在 /articles/{article.id}，共 {total} 篇文章。")
+    _reindex()
+
+
+def _reindex(procs: int = 1) -> int:
+    """Rebuild the search index with a progress bar (drawn once the total is known)."""
+    bars: list = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(click.progressbar(length=total, label="重建搜索索引"))
+            bars[0].__enter__()
+        bars[0].update(done - bars[0].pos)
+
+    try:
+        count = search.rebuild(progress=progress, procs=procs)
+    except search.RebuildInProgress as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if bars:
+            bars[0].__exit__(None, None, None)
+    click.echo(f"搜索索引已重建：{count} 篇文章。")
+    return count
+
+
+@click.command("reindex")
+@click.option(
+    "--procs", type=click.IntRange(1, 8), default=1, help="Indexing processes (2 for big sites)."
+)
+def reindex_command(procs: int) -> None:
+    """Rebuild the search index from the database; the old index serves until it is done."""
+    _reindex(procs)
 
 
 def init_app(app: Flask) -> None:
     for command in (init_db_command, create_admin_command, import_page_command, demo_command):
         app.cli.add_command(command)
+    app.cli.add_command(reindex_command)
