@@ -47,6 +47,9 @@ def render_error(error: HTTPException):
     response = error.get_response()
     response.set_data(body)
     response.mimetype = "text/html"
+    if "Cache-Control" not in response.headers:
+        # Chromium keeps a bare 410 fresh forever: a restored article would stay "gone".
+        response.cache_control.no_cache = True
     return response
 
 

@@ -254,7 +254,9 @@ def test_clear_and_restore(desk, seeded):
     assert article.title == "灵活用工新规发布" and "第一段" in article.body  # the row is kept
     placeholder = f"标题和内容已经清空{article.cleared_at:%Y-%m-%d %H:%M:%S}"
     assert placeholder in fragment.get_text()
-    assert desk.get(f"/articles/{article.id}").status_code == 410
+    gone = desk.get(f"/articles/{article.id}")
+    assert gone.status_code == 410
+    assert "no-cache" in gone.headers["Cache-Control"]  # else browsers keep it after a restore
     home = soup(desk.get("/"))
     first = home.select_one("ol.headlines li.headline")
     assert first.get_text(strip=True) == placeholder and first.select_one("a") is None
