@@ -32,6 +32,8 @@ from .models import DRAFT, PUBLISHED
 
 MAX_TAGS = 20
 _KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
+# Category and keyword names become URL path segments (/categories/<name>, /tags/<name>).
+_NOT_IN_URLS = re.compile(r"[/\\?#%]")
 
 
 def _strip(value):
@@ -64,6 +66,16 @@ def is_safe_href(href: str) -> bool:
     if parts.scheme in {"http", "https"}:
         return bool(parts.netloc) and "\\" not in href
     return safe_next(href) is not None
+
+
+class LocalDateTimeField(DateTimeLocalField):
+    """A datetime-local input whose parse error is in the admins' language."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("请按“年-月-日 时:分”填写发表时间。") from None
 
 
 class LoginForm(FlaskForm):
@@ -101,7 +113,7 @@ class ArticleForm(FlaskForm):
         choices=[SelectChoice(DRAFT, "草稿"), SelectChoice(PUBLISHED, "发表")],
         default=DRAFT,
     )
-    published_at = DateTimeLocalField(
+    published_at = LocalDateTimeField(
         "发表时间",
         [Optional()],
         format=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"],
@@ -114,8 +126,14 @@ class ArticleForm(FlaskForm):
         if self.status.data == PUBLISHED and not (field.data or "").strip():
             raise ValidationError("发表前请填写正文。")
 
+    def validate_category(self, field) -> None:
+        if _NOT_IN_URLS.search(field.data or ""):
+            raise ValidationError("栏目名不能包含 / \\ ? # % 这些字符。")
+
     def validate_tags(self, field) -> None:
         words = split_keywords(field.data)
+        if any(_NOT_IN_URLS.search(word) for word in words):
+            raise ValidationError("关键词不能包含 / \\ ? # % 这些字符。")
         if len(words) > MAX_TAGS:
             raise ValidationError(f"关键词最多 {MAX_TAGS} 个。")
         if any(len(word) > 64 for word in words):

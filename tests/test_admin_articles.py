@@ -109,7 +109,9 @@ def test_new_form_starts_with_the_site_disclaimer_as_source_note(desk):
         ("title", "长" * 201, "标题最多 200 个字。"),
         ("category", "", "请选择或填写栏目。"),
         ("tags", " ".join(f"词{n}" for n in range(21)), "关键词最多 20 个。"),
-        ("published_at", "下周一", "Not a valid datetime value."),
+        ("published_at", "下周一", "请按“年-月-日 时:分”填写发表时间。"),
+        ("category", "政策/解读", "栏目名不能包含"),
+        ("tags", "灵活用工 50%", "关键词不能包含"),
     ],
 )
 def test_validation_errors_sit_next_to_the_field_and_keep_the_text(desk, field, value, message):

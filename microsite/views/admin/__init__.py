@@ -14,6 +14,7 @@ OPEN_ENDPOINTS = frozenset({"admin.login"})
 
 @bp.before_request
 def require_sign_in():
+    """Every admin URL but the login form needs a signed-in user."""
     # One guard for the whole blueprint, so a route added later cannot forget it.
     if request.endpoint in OPEN_ENDPOINTS or current_user.is_authenticated:
         return None
@@ -22,6 +23,7 @@ def require_sign_in():
 
 @bp.after_request
 def no_store(response):
+    """Admin responses are never cached."""
     # Admin pages carry drafts and CSRF tokens: no browser or proxy may keep a copy.
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -212,6 +212,15 @@ def edit_article(article_id: int):
     return _saved(form, article)
 
 
+def _commit_or_conflict() -> None:
+    """Commit a status change, or answer 409 if someone saved the article a moment earlier."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        abort(409, "这篇文章刚被别人修改过，请刷新页面后再试。")
+
+
 def _row_or_back(article: Article, message: str):
     """The updated dashboard row for htmx; otherwise back to the dashboard."""
     if request.htmx:
@@ -232,7 +241,7 @@ def clear_article(article_id: int):
         abort(409, "只有已发表的文章可以清空。")
     article.status = CLEARED
     article.cleared_at = local_now()
-    db.session.commit()
+    _commit_or_conflict()
     return _row_or_back(article, f"《{article.title}》已清空。")
 
 
@@ -246,5 +255,5 @@ def restore_article(article_id: int):
         abort(409, "这条记录导入时就只有清空标记，没有可恢复的标题和内容。")
     article.status = PUBLISHED
     article.cleared_at = None
-    db.session.commit()
+    _commit_or_conflict()
     return _row_or_back(article, f"《{article.title}》已恢复。")

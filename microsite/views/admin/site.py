@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ...auth import admin_required
 from ...extensions import db
@@ -40,7 +41,10 @@ def add_word():
         form.word.errors.append("这个词已经在列表中。")
         return _words_page(form, 422)
     db.session.add(MaskedWord(word=form.word.data))
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # added by someone else a moment ago: the list already has it
+        db.session.rollback()
     g.pop("masked_words", None)
     flash(f"已添加屏蔽词“{form.word.data}”。")
     return redirect(url_for("admin.words"))
