@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from microsite import search
 from microsite.extensions import db
 from microsite.models import Article
 from microsite.text import mask, mask_html
@@ -77,3 +78,13 @@ def test_stored_text_is_never_rewritten(client, masked_article):
     assert "赌博网站" in masked_article.body
     edit = soup(client.get(f"/admin/articles/{masked_article.id}/edit"))
     assert edit.select_one("input[name=title]")["value"] == "警方查处赌博网站"
+
+
+def test_search_titles_and_snippets_are_masked(client, masked_article):
+    search.rebuild()
+    page = soup(client.get("/search", query_string={"q": "警方查处"}))
+    hit = page.select_one(".search-hit")
+    assert hit is not None
+    assert hit.select_one(".search-hit__title").get_text() == "警方查处***"
+    assert "***" in hit.select_one(".search-hit__snippet").get_text()
+    assert "赌博网站" not in page.select_one("main").get_text()
