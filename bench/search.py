@@ -1,0 +1,215 @@
+"""Search latency: the site's Whoosh search against two SQLite FTS5 peers, same corpus and queries.
+
+Each engine answers every query with its top 10 (by relevance), the total number of hits and
+highlighted title and snippet for the 10:
+
+- whoosh: `microsite.search.find(q)`, exactly what /search runs (Whoosh query, hit count,
+  articles re-read from the database, snippets cut by the index's analyzer), in a request
+  context of the real app;
+- fts5-trigram: FTS5 with the trigram tokenizer over the plain text; words shorter than three
+  characters cannot use a trigram index, so they become LIKE filters (a scan);
+- fts5-segmented: FTS5 (unicode61) over text pre-cut by rjieba in search mode, queried with
+  precise-mode words as phrases, so 核酸检测 finds 核酸检测 and 核酸 alone.
+
+The peers highlight with one regular expression over the stored text: the cheap way a
+hand-written FTS5 search would, and the floor the site's analyzer-based snippets compete with.
+Each query runs once to warm up, then REPEATS times per engine, interleaved, and its latency is
+the median of those; p50/p95 are taken over the 200 queries.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rjieba
+from markupsafe import escape
+
+from .queries import Query
+
+REPEATS = 3
+TOP = 10
+_WORD = re.compile(r"\w")
+
+
+@dataclass
+class Answer:
+    total: int
+    ids: list[int]
+    marked: list[str]
+
+
+@dataclass
+class EngineResult:
+    name: str
+    latencies_ms: list[float] = field(default_factory=list)
+    totals: list[int] = field(default_factory=list)
+    build_s: float | None = None
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies_ms)
+
+    @property
+    def p95(self) -> float:
+        return self.pct(0.95)
+
+
+def _mark(text: str, needles: tuple[str, ...], width: int = 64) -> str:
+    """A window of text around the first needle, every needle in <mark>."""
+    pattern = re.compile("|".join(map(re.escape, sorted(needles, key=len, reverse=True))))
+    first = pattern.search(text)
+    start = max(0, first.start() - 14) if first else 0
+    window = text[start : start + width]
+    return pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", str(escape(window)))
+
+
+class Fts5Peer:
+    """An FTS5 table in its own SQLite file, built once per corpus and cached."""
+
+    name = "fts5"
+    columns = "title, body"
+    options = ""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.build_s: float | None = None
+
+    def prepare(self, title: str, body: str) -> tuple:
+        return (title, body)
+
+    def build(self, rows: list[tuple[int, str, str]]) -> None:
+        if self.path.exists():
+            self.db = sqlite3.connect(self.path)
+            return
+        partial = self.path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        began = time.perf_counter()
+        db = sqlite3.connect(partial)
+        db.execute(f"CREATE VIRTUAL TABLE doc USING fts5({self.columns}{self.options})")
+        names = ", ".join(c.split()[0] for c in self.columns.split(","))
+        marks = ", ".join("?" * (1 + len(self.columns.split(","))))
+        db.executemany(
+            f"INSERT INTO doc(rowid, {names}) VALUES ({marks})",
+            ((i, *self.prepare(t, b)) for i, t, b in rows),
+        )
+        db.commit()
+        db.close()
+        partial.rename(self.path)
+        self.build_s = time.perf_counter() - began
+        self.db = sqlite3.connect(self.path)
+
+    def texts(self, ids: list[int]) -> list[tuple[str, str]]:
+        return [
+            self.db.execute("SELECT title, body FROM doc WHERE rowid = ?", (i,)).fetchone()
+            for i in ids
+        ]
+
+    def answer(self, where: str, params: list, ranked: bool, query: Query) -> Answer:
+        order = "rank" if ranked else "rowid DESC"
+        ids = [
+            r[0]
+            for r in self.db.execute(
+                f"SELECT rowid FROM doc WHERE {where} ORDER BY {order} LIMIT {TOP}", params
+            )
+        ]
+        total = self.db.execute(f"SELECT count(*) FROM doc WHERE {where}", params).fetchone()[0]
+        marked = []
+        for title, body in self.texts(ids):
+            marked += [_mark(title, query.needles), _mark(body, query.needles)]
+        return Answer(total, ids, marked)
+
+
+class TrigramPeer(Fts5Peer):
+    name = "fts5-trigram"
+    options = ", tokenize='trigram'"
+
+    def search(self, query: Query) -> Answer:
+        long = [n for n in query.needles if len(n) >= 3]
+        short = [n for n in query.needles if len(n) < 3]
+        where, params = [], []
+        if long:
+            where.append("doc MATCH ?")
+            params.append(" AND ".join(f'"{n}"' for n in long))
+        for needle in short:
+            where.append("(title LIKE ? OR body LIKE ?)")
+            params += [f"%{needle}%"] * 2
+        return self.answer(" AND ".join(where), params, bool(long), query)
+
+
+class SegmentedPeer(Fts5Peer):
+    name = "fts5-segmented"
+    columns = "title, body, title_raw UNINDEXED, body_raw UNINDEXED"
+
+    def prepare(self, title: str, body: str) -> tuple:
+        def cut(text: str) -> str:
+            return " ".join(w for w in rjieba.cut_for_search(text) if _WORD.search(w))
+
+        return (cut(title), cut(body), title, body)
+
+    def texts(self, ids: list[int]) -> list[tuple[str, str]]:
+        return [
+            self.db.execute("SELECT title_raw, body_raw FROM doc WHERE rowid = ?", (i,)).fetchone()
+            for i in ids
+        ]
+
+    def search(self, query: Query) -> Answer:
+        phrases = []
+        for needle in query.needles:
+            words = [w for w in rjieba.cut(needle) if _WORD.search(w)]
+            phrases.append('"' + " ".join(words) + '"')
+        return self.answer("doc MATCH ?", [" AND ".join(phrases)], True, query)
+
+
+def whoosh_engine(app) -> Callable[[Query], Answer]:
+    """The site's own search, as /search runs it."""
+    from microsite import search
+    from microsite.extensions import db
+
+    def run(query: Query) -> Answer:
+        with app.test_request_context("/search"):
+            page = search.find(query.text)
+            marked = [str(h.title) + str(h.snippet) for h in page.hits]
+            db.session.remove()
+        return Answer(page.total, page.ids, marked)
+
+    return run
+
+
+def measure(
+    engines: dict[str, Callable[[Query], Answer]],
+    queries: list[Query],
+    log: Callable[[str], None] = print,
+) -> list[EngineResult]:
+    results = {name: EngineResult(name) for name in engines}
+    for query in queries:
+        samples: dict[str, list[float]] = {name: [] for name in engines}
+        for name, engine in engines.items():
+            results[name].totals.append(engine(query).total)  # warm-up
+        for _ in range(REPEATS):
+            for name, engine in engines.items():
+                began = time.perf_counter()
+                engine(query)
+                samples[name].append(time.perf_counter() - began)
+        for name, times in samples.items():
+            results[name].latencies_ms.append(statistics.median(times) * 1e3)
+    for r in results.values():
+        log(f"  search {r.name}: p50 {r.p50:.1f} ms, p95 {r.p95:.1f} ms")
+    return list(results.values())
+
+
+def by_kind(queries: list[Query], result: EngineResult) -> dict[str, float]:
+    """p95 per kind of query (word, and, phrase), to show where the time goes."""
+    kinds: dict[str, list[float]] = {}
+    for query, ms in zip(queries, result.latencies_ms, strict=True):
+        kinds.setdefault(query.kind, []).append(ms)
+    return {k: sorted(v)[min(len(v) - 1, round(0.95 * (len(v) - 1)))] for k, v in kinds.items()}
