@@ -51,7 +51,14 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed-test
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+# wrk from Debian drives the HTTP benchmarks; without it bench/loadgen.py falls back to Python.
+bench: $(VENV)/.installed-bench
+	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk \
+		|| echo "wrk unavailable: the HTTP figures use the Python load generator"
 	$(BIN)/python -m bench
 
 clean:

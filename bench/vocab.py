@@ -61,8 +61,9 @@ def _decompress(blob: bytes) -> str | None:
         zstandard = None
     if zstandard is not None:
         try:
-            reader = zstandard.ZstdDecompressor().stream_reader(blob, read_across_frames=False)
-            return reader.read().decode("utf-8", "replace")
+            # decompressobj stops at the end of the first frame; the library's bytes follow.
+            out = zstandard.ZstdDecompressor().decompressobj().decompress(blob)
+            return out.decode("utf-8", "replace")
         except zstandard.ZstdError:
             return None
     tool = shutil.which("zstd")
