@@ -157,7 +157,7 @@ def _on_breach(_limit) -> Response:
 
 def _breach_message() -> str:
     retry_at = _retry_at()
-    minutes = max(1, math.ceil((retry_at - time.time()) / 60))
+    minutes = max(1, round((retry_at - time.time()) / 60))
     clock = datetime.fromtimestamp(retry_at, SITE_TZ).strftime("%H:%M:%S")
     return f"登录失败次数过多。为保护账户，请在 {clock}（约 {minutes} 分钟后）再试。"
 

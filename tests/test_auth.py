@@ -83,7 +83,7 @@ def test_sixth_failure_gets_a_429_that_says_when_to_retry(client, admin_user):
         assert sign_in(client, password="wrong").status_code == 422
     response = sign_in(client)  # even the right password waits out the window
     assert response.status_code == 429
-    assert 0 < int(response.headers["Retry-After"]) <= 300
+    assert 0 < int(response.headers["Retry-After"]) <= 301  # the window, rounded up
     page = soup(response)
     assert page.select_one("h1").get_text(strip=True) == "请求过于频繁"
     message = page.select_one(".error-page__message").get_text()
