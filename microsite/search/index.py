@@ -19,13 +19,14 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, TEXT, Schema
-from whoosh.index import EmptyIndexError, LockError
+from whoosh.index import LockError
 from whoosh.writing import IndexWriter
 
 from .analyzer import ChineseAnalyzer
@@ -81,10 +82,16 @@ def open_live(home: Path):
     where = live_dir(home)
     if where is None:
         raise SearchUnavailable("搜索索引尚未建立。")
-    try:
-        return where, whoosh_index.open_dir(str(where))
-    except (EmptyIndexError, OSError, ValueError, EOFError) as exc:
-        raise SearchUnavailable("搜索索引无法读取。") from exc
+    with warnings.catch_warnings():
+        # Whoosh leaves the TOC file open when it cannot parse it; the file is closed when the
+        # error is dropped at the end of the except clause, quietly, since we report it here.
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            return where, whoosh_index.open_dir(str(where))
+        except Exception as exc:  # any damage at all: the index is unreadable, not the site
+            reason = f"{type(exc).__name__}: {exc}"
+    log.warning("search index %s is unreadable: %s", where, reason)
+    raise SearchUnavailable("搜索索引无法读取。")
 
 
 def _writer(ix) -> IndexWriter:

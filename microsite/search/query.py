@@ -99,13 +99,22 @@ def _quoted(clause: Clause) -> str:
 
 
 def _plain_words(text: str) -> list[str]:
-    """The words of a text as the segmenter cuts it normally (not the search-mode parts)."""
+    """The words of a text as the segmenter cuts it normally, a one-character piece joined to
+    the word before it (网格 + 员, 栗 + 艳萍 read better as 网格员, 栗艳萍)."""
     folded = fold(text)
-    found = []
+    found: list[str] = []
+    glue = False
     for start, end in _spans(folded):
         term = term_info(folded[start:end])
-        if term is not None and not term[1]:
-            found.append(text[start:end])
+        if term is None or term[1]:
+            glue = False
+            continue
+        piece = text[start:end]
+        if found and glue and (len(piece) == 1 or len(found[-1]) == 1):
+            found[-1] += piece
+        else:
+            found.append(piece)
+        glue = True
     return found
 
 

@@ -8,6 +8,7 @@ readers share file handles, and a request must not have it closed under it by an
 from __future__ import annotations
 
 import os
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -15,13 +16,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from whoosh.index import IndexError as WhooshIndexError
 from whoosh.searching import Searcher
 
 from .index import SearchUnavailable, live_dir, open_live
 
 # Errors a searcher raises when its files changed or vanished under it (a rebuild pruned
 # an old generation, a half-copied index): reopen once, then report the index unavailable.
-READ_ERRORS = (OSError, EOFError, ValueError, KeyError)
+READ_ERRORS = (OSError, EOFError, ValueError, KeyError, struct.error, WhooshIndexError)
 CACHE_SIZE = 2048
 
 

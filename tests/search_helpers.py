@@ -1,0 +1,56 @@
+"""Helpers for the search tests: reading result pages, adding articles, a child process."""
+
+from __future__ import annotations
+
+from bs4 import BeautifulSoup
+
+from microsite import create_app, search
+from microsite.extensions import db
+from microsite.models import PUBLISHED, Article
+from microsite.text import local_now
+
+
+def results(client, q: str, **params) -> BeautifulSoup:
+    response = client.get("/search", query_string={"q": q, **params})
+    assert response.status_code == 200, response.status_code
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def hit_ids(page: BeautifulSoup) -> list[int]:
+    links = page.select(".search-hit .search-hit__title a")
+    return [int(a["href"].rsplit("/", 1)[1]) for a in links]
+
+
+def marks(element) -> list[str]:
+    return [mark.get_text() for mark in element.select("mark")]
+
+
+def add_article(title: str, body: str, status: str = PUBLISHED, **fields) -> Article:
+    article = Article(
+        title=title,
+        body=body,
+        status=status,
+        published_at=fields.pop("published_at", local_now()),
+        **fields,
+    )
+    db.session.add(article)
+    db.session.commit()
+    return article
+
+
+def write_and_read(config: dict, tag: str, count: int) -> list[int]:
+    """In a child process: save `count` articles one commit at a time, and after each commit
+    search for it. Returns the ids; raises (failing the parent's test) on any miss."""
+    app = create_app(config)
+    ids = []
+    with app.app_context():
+        for n in range(count):
+            word = f"{tag}n{n}"
+            article = add_article(f"并发写入 {tag} {n}", f"<p>并发测试正文 {word}</p>")
+            ids.append(article.id)
+            found = [hit.article.id for hit in search.find(word).hits]
+            assert found == [article.id], (word, found)
+            # Something the other process wrote is readable too (its count only grows).
+            assert search.find("并发测试正文").total >= n + 1
+        db.session.remove()
+    return ids

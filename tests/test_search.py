@@ -1,0 +1,278 @@
+"""Search over the seed: finding words inside sentences, highlighting, masking, paging, the
+index following the database, and what readers see when there is no index."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from bs4 import BeautifulSoup
+
+from microsite import search
+from microsite.extensions import db
+from microsite.listings import ranked_related_ids
+from microsite.models import CLEARED, DRAFT, MaskedWord
+from microsite.text import local_now
+
+from .search_helpers import add_article, hit_ids, marks, results
+
+pytest_plugins = ["tests.search_fixtures"]
+
+
+@pytest.mark.parametrize("word", ["疫情防控", "网格员", "核酸检测", "栗艳萍", "张青梅"])
+def test_seed_words_find_the_seed_first_with_the_hit_marked(reader, seed_id, word):
+    page = results(reader, word)
+    assert hit_ids(page)[0] == seed_id
+    first = page.select_one(".search-hit")
+    assert word in marks(first.select_one(".search-hit__snippet"))
+
+
+def test_result_shows_title_date_category_and_count(reader, seed_id):
+    page = results(reader, "网格员")
+    hit = page.select_one(".search-hit")
+    assert hit.select_one(".search-hit__title").get_text() == "拉紧基层疫情防控警戒线"
+    assert hit.select_one("time").get_text() == "2022年09月02日"
+    assert "人力资讯" in hit.select_one(".search-hit__meta").get_text()
+    assert page.select_one(".search-summary strong").get_text() == "1"
+    assert page.select_one("#site-search")["value"] == "网格员"
+
+
+def test_title_words_are_marked_in_the_title(reader, seed_id):
+    title = results(reader, "疫情防控").select_one(".search-hit__title")
+    assert marks(title) == ["疫情防控"]
+
+
+def test_snippet_is_a_short_fragment_around_the_hit(reader, seed_id):
+    snippet = results(reader, "栗艳萍").select_one(".search-hit__snippet")
+    text = snippet.get_text()
+    assert len(text) < 160
+    assert text.startswith("…") and text.endswith("…")
+
+
+def test_part_of_a_word_does_not_light_up_alone(reader, seed_id):
+    # 网格员 is 网格 + 员: the 网格 of 网格群 and 网格化 is not what the reader asked for.
+    snippet = results(reader, "网格员").select_one(".search-hit__snippet")
+    assert set(marks(snippet)) == {"网格员"}
+
+
+def test_traditional_and_full_width_queries_fold(reader, seed_id):
+    assert seed_id in hit_ids(results(reader, "社區", sort="date"))
+    assert hit_ids(results(reader, "網格員"))[0] == seed_id
+    page = results(reader, "核酸檢測")
+    assert hit_ids(page) == [seed_id]
+    # The mark shows the stored (simplified) characters.
+    assert marks(page.select_one(".search-hit__snippet")) == ["核酸检测"]
+
+
+def test_quoted_phrase_and_words_apart(reader, seed_id):
+    assert hit_ids(results(reader, '"核酸检测"')) == [seed_id]
+    assert hit_ids(results(reader, "“核酸检测”")) == [seed_id]
+    # Both words are in the seed, but never side by side.
+    assert hit_ids(results(reader, '"栗艳萍网格员"')) == []
+    assert hit_ids(results(reader, "栗艳萍 网格员")) == [seed_id]
+
+
+def test_or_finds_either(reader, seed_id):
+    either = hit_ids(results(reader, "孟晓娟 OR 拔河"))
+    assert seed_id in either and len(either) == 2
+    assert hit_ids(results(reader, "孟晓娟 拔河")) == []
+
+
+def test_masked_words_never_show_in_titles_or_snippets(client, indexed):
+    db.session.add_all([MaskedWord(word="网格员"), MaskedWord(word="警戒线")])
+    db.session.commit()
+    page = results(client, "孟晓娟")
+    hit = page.select_one(".search-hit")
+    assert hit.select_one(".search-hit__title").get_text() == "拉紧基层疫情防控***"
+    snippet = hit.select_one(".search-hit__snippet")
+    assert "网格员" not in snippet.get_text() and "***孟晓娟" in snippet.get_text()
+    assert marks(snippet) == ["孟晓娟"]
+
+
+def test_no_results_suggest_what_to_try(reader, seed_id):
+    page = results(reader, "社区拔河网格员")
+    assert hit_ids(page) == []
+    assert "没有找到" in page.select_one(".search-empty").get_text()
+    tips = {a.get_text(): a["href"] for a in page.select(".search-tips a")}
+    assert "社区 拔河 网格员" in tips
+    # The suggestion is a working search.
+    assert hit_ids(results(reader, "社区 网格员")) == [seed_id]
+
+
+@pytest.mark.parametrize("q", ["", "   ", "\t"])
+def test_empty_query_is_a_friendly_prompt(reader, seed_id, q):
+    page = results(reader, q)
+    assert "请输入要搜索的词" in page.select_one(".search-prompt").get_text()
+    assert page.select_one(".search-results") is None
+
+
+@pytest.mark.parametrize("q", ["的", "AND OR", "*:()[]{}", "！？。，", "\x01\x02\x1f"])
+def test_nothing_searchable_says_so(reader, seed_id, q):
+    page = results(reader, q)
+    assert page.select_one(".search-prompt")
+
+
+def test_words_only_in_cleared_or_draft_articles_find_nothing(client, indexed):
+    add_article("蓝莓果酱的草稿", "<p>蓝莓果酱</p>", status=DRAFT)
+    add_article(
+        "蓝莓果酱已清空", "<p>蓝莓果酱</p>", status=CLEARED, cleared_at=datetime(2024, 1, 1)
+    )
+    assert hit_ids(results(client, "蓝莓果酱")) == []
+
+
+def test_an_edit_is_searchable_right_after_the_commit(client, indexed):
+    indexed.body += "<p>芒果布丁的新段落</p>"
+    db.session.commit()
+    assert hit_ids(results(client, "芒果布丁")) == [indexed.id]
+    indexed.body = indexed.body.replace("栗艳萍", "某主任")
+    db.session.commit()
+    assert hit_ids(results(client, "栗艳萍")) == []
+
+
+def test_clearing_removes_at_once_and_restoring_brings_back(client, indexed):
+    indexed.status, indexed.cleared_at = CLEARED, local_now()
+    db.session.commit()
+    assert hit_ids(results(client, "网格员")) == []
+    indexed.status, indexed.cleared_at = "published", None
+    db.session.commit()
+    assert hit_ids(results(client, "网格员")) == [indexed.id]
+
+
+def test_deleting_removes_and_a_rollback_changes_nothing(client, indexed):
+    article = add_article("樱桃番茄", "<p>樱桃番茄</p>")
+    assert hit_ids(results(client, "樱桃番茄")) == [article.id]
+    article.title = "火龙果"
+    db.session.flush()
+    db.session.rollback()
+    assert hit_ids(results(client, "火龙果")) == []
+    db.session.delete(db.session.get(type(article), article.id))
+    db.session.commit()
+    assert hit_ids(results(client, "樱桃番茄")) == []
+
+
+def test_sort_by_date_and_click_to_load_pages(client, indexed):
+    add_article("社区新闻一", "", published_at=datetime(2030, 1, 1))
+    add_article("社区新闻二", "", published_at=datetime(2031, 1, 1))
+    first = results(client, "社区", sort="date")
+    titles = [a.get_text() for a in first.select(".search-hit__title")]
+    assert titles[:2] == ["社区新闻二", "社区新闻一"]
+    total = int(first.select_one(".search-summary strong").get_text())
+    assert total == 35 and len(hit_ids(first)) == 10
+    seen, url, pages = hit_ids(first), first.select_one("li.more a")["href"], 1
+    while url:
+        assert "sort=date" in url
+        response = client.get(url, headers={"HX-Request": "true"})
+        assert "HX-Request" in response.vary
+        rows = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+        assert rows.select_one("html, h1") is None
+        numbers = [int(li["value"]) for li in rows.select("li.search-hit")]
+        assert numbers[0] == len(seen) + 1
+        seen += hit_ids(rows)
+        more = rows.select_one("li.more a")
+        url, pages = (more["href"] if more else None), pages + 1
+    assert pages == 4 and len(seen) == len(set(seen)) == total
+
+
+def test_fragment_for_htmx_full_page_otherwise(reader, seed_id):
+    fragment = reader.get("/search?q=网格员", headers={"HX-Request": "true"})
+    assert "HX-Request" in fragment.vary
+    page = BeautifulSoup(fragment.get_data(as_text=True), "html.parser")
+    assert page.select_one("html") is None
+    assert page.select_one("title").get_text().startswith("“网格员”的搜索结果")
+    assert hit_ids(page) == [seed_id]
+    full = reader.get("/search?q=网格员")
+    assert "HX-Request" in full.vary
+    assert BeautifulSoup(full.get_data(as_text=True), "html.parser").select_one("main .search")
+
+
+def test_page_past_the_end_is_404_and_bad_page_400(reader, seed_id):
+    assert reader.get("/search?q=网格员&page=2").status_code == 404
+    assert reader.get("/search?q=网格员&page=x").status_code == 400
+    assert reader.get("/search?q=网格员&sort=nonsense").status_code == 200
+
+
+def test_search_form_works_without_javascript(reader, seed_id):
+    page = BeautifulSoup(reader.get("/").get_data(as_text=True), "html.parser")
+    form = page.select_one("header form[role=search]")
+    assert form["action"] == "/search" and form["method"] == "get"
+    assert form.select_one("input[name=q]") and form.select_one("button[type=submit]")
+    assert form["hx-get"] == "/search" and "input changed delay:300ms" in form["hx-trigger"]
+    assert form["hx-push-url"] == "true" and form["hx-sync"].endswith(":replace")
+    assert page.select_one(form["hx-indicator"])
+
+
+def test_without_an_index_search_says_so_and_the_site_still_serves(client, seeded):
+    response = client.get("/search?q=网格员")
+    assert response.status_code == 503
+    page = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    assert "搜索暂不可用" in page.select_one(".search-unavailable").get_text()
+    assert page.select_one("header .brand")  # the site's own page, not a bare error
+    htmx = client.get("/search?q=网格员", headers={"HX-Request": "true"})
+    assert htmx.status_code == 200 and "搜索暂不可用" in htmx.get_data(as_text=True)
+    assert client.get(f"/articles/{seeded.id}").status_code == 200
+    assert ranked_related_ids(seeded, 10) == []
+
+
+def test_an_unreadable_index_is_unavailable_not_an_error(app, client, seeded, tmp_path):
+    home = tmp_path / "index"
+    (home / "gen-broken").mkdir(parents=True)
+    (home / "gen-broken" / "_MAIN_1.toc").write_bytes(b"not an index")
+    (home / "current").symlink_to("gen-broken")
+    assert search.status()["status"] == "unreadable"
+    assert client.get("/search?q=网格员").status_code == 503
+    # Saving an article with a broken index still saves it.
+    add_article("坏索引时保存", "<p>正文</p>")
+    search.rebuild()
+    assert hit_ids(results(client, "坏索引时保存"))
+
+
+def test_related_ranking_is_more_like_this_cached_per_generation(indexed, monkeypatch):
+    from microsite.search import results as search_results
+
+    add_article("社区防控网格员走访", "<p>社区网格员排查疫情防控</p>")
+    draft = add_article("社区网格员草稿", "<p>社区网格员</p>", status=DRAFT)
+    calls = []
+    real = search_results._similar
+    monkeypatch.setattr(search_results, "_similar", lambda *a: calls.append(1) or real(*a))
+    ids = ranked_related_ids(indexed, 10)
+    assert ids and indexed.id not in ids and draft.id not in ids
+    assert ranked_related_ids(indexed, 10) == ids and len(calls) == 1
+    add_article("another change", "<p>x</p>")  # a new index generation
+    ranked_related_ids(indexed, 10)
+    assert len(calls) == 2
+
+
+def test_reindex_command_swaps_in_a_new_generation(runner, indexed, tmp_path):
+    before = (tmp_path / "index" / "current").resolve()
+    result = runner.invoke(args=["reindex"])
+    assert result.exit_code == 0, result.output
+    assert "搜索索引已重建：96 篇文章" in result.output
+    after = (tmp_path / "index" / "current").resolve()
+    assert after != before and after.parent == before.parent
+    assert search.status() | {"generation": None} == {
+        "status": "ok",
+        "documents": 96,
+        "generation": None,
+    }
+
+
+def test_search_keeps_answering_while_the_index_is_rebuilt(app, client, indexed):
+    import threading
+
+    failures = []
+
+    def rebuild_three_times():
+        with app.app_context():
+            for _ in range(3):
+                search.rebuild()
+            db.session.remove()
+
+    worker = threading.Thread(target=rebuild_three_times)
+    worker.start()
+    while worker.is_alive():
+        response = client.get("/search?q=网格员")
+        if response.status_code != 200:
+            failures.append(response.status_code)
+    worker.join()
+    assert failures == []
+    assert hit_ids(results(client, "网格员")) == [indexed.id]
