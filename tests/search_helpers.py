@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from bs4 import BeautifulSoup
 
 from microsite import create_app, search
@@ -38,19 +40,23 @@ def add_article(title: str, body: str, status: str = PUBLISHED, **fields) -> Art
     return article
 
 
-def write_and_read(config: dict, tag: str, count: int) -> list[int]:
-    """In a child process: save `count` articles one commit at a time, and after each commit
-    search for it. Returns the ids; raises (failing the parent's test) on any miss."""
+def write_and_read(config: dict, tag: str, count: int, start_at: float) -> tuple:
+    """In a child process: from `start_at` on, save `count` articles one commit at a time
+    and search for each right after its commit. Returns (ids, first and last commit time);
+    raises, failing the parent's test, on any miss."""
     app = create_app(config)
     ids = []
     with app.app_context():
+        search.find("预热")  # open the searcher and load the segmenter before the start line
+        time.sleep(max(0.0, start_at - time.time()))
+        began = time.time()
         for n in range(count):
             word = f"{tag}n{n}"
             article = add_article(f"并发写入 {tag} {n}", f"<p>并发测试正文 {word}</p>")
             ids.append(article.id)
             found = [hit.article.id for hit in search.find(word).hits]
             assert found == [article.id], (word, found)
-            # Something the other process wrote is readable too (its count only grows).
-            assert search.find("并发测试正文").total >= n + 1
+            # What the other process wrote is readable too: the count only grows.
+            assert search.find("并发测试正文", size=100).total >= n + 1
         db.session.remove()
-    return ids
+    return ids, began, time.time()
