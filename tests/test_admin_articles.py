@@ -95,6 +95,25 @@ def test_publishing_lists_the_article_on_home_and_in_its_category(desk, seeded):
     assert headline_texts(desk.get(f"/categories/{quote(CATEGORY)}"))[0] == "灵活用工新规发布"
     page = soup(desk.get(f"/articles/{article.id}"))
     assert "编辑部 - editor" in page.select_one(".byline").get_text()
+    assert article.id in related_ids_of(desk, a_seed_headline())
+
+
+def a_seed_headline() -> Article:
+    """A published seed headline in the same category, without a curated related list."""
+    query = select(Article).where(Article.status == PUBLISHED, Article.body == "")
+    return db.session.scalars(query.order_by(Article.id)).first()
+
+
+def related_ids_of(client, article: Article) -> list[int]:
+    """Every article id in an article's related headlines, all pages."""
+    ids, page = [], 1
+    while True:
+        response = client.get(f"/articles/{article.id}/related?page={page}")
+        if response.status_code == 404:
+            return ids
+        for link in soup(response).select("ol.headlines li.headline a"):
+            ids.append(int(link["href"].rsplit("/", 1)[-1]))
+        page += 1
 
 
 def test_new_form_starts_with_the_site_disclaimer_as_source_note(desk):
