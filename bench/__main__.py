@@ -37,7 +37,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--seconds", type=float, default=None, help="HTTP load per target")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--reindex-procs", type=int, default=None, help="default: the site's")
+    parser.add_argument(
+        "--reindex-procs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="indexing processes for the rebuild (`flask reindex --procs`); default: all cores",
+    )
     parser.add_argument("--results", default=str(BENCH_DIR / "RESULTS.md"))
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)
@@ -60,8 +65,7 @@ class Run:
         self.args = args
         self.rows: list[Row] = []
         self.notes: list[str] = []
-        self.work = CACHE_DIR / "run"
-        shutil.rmtree(self.work, ignore_errors=True)
+        self.work = corpus.run_directory("run")
         self.db_path = corpus.working_copy(args.search_n, self.work, log)
         self.index_dir = self.work / "index"
         self.app = corpus.bench_app(self.db_path, self.index_dir)
@@ -239,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if not args.no_write:
         write_results(Path(args.results), text)
+    if not os.environ.get("BENCH_KEEP"):
+        shutil.rmtree(run.work, ignore_errors=True)  # kept after a failure, for gunicorn.log
     return 1 if any(r.ok is False for r in run.rows) and os.environ.get("BENCH_STRICT") else 0
 
 

@@ -256,8 +256,8 @@ def ensure_corpus(n: int, log: Callable[[str], None] = print) -> tuple[Path, flo
     if path.exists():
         return path, None
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
+    # Per process: two runs building the same corpus at once each write their own file.
+    partial = path.with_suffix(f".{os.getpid()}.partial")
     started = time.perf_counter()
     step = max(n // 10, BATCH)
 
@@ -278,6 +278,26 @@ def ready_corpus(n: int, log: Callable[[str], None] = print) -> Path:
         quiet_upgrade()
         db.engine.dispose()
     return path
+
+
+def run_directory(kind: str) -> Path:
+    """A fresh directory for this process's copies; those of finished processes are removed.
+
+    Per process, so two runs at once (two developers, or a profile during a run) never
+    delete each other's index or database.
+    """
+    for old in CACHE_DIR.glob(f"{kind}-*"):
+        pid = old.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in CACHE_DIR.glob("*.partial"):
+        pid = stale.suffixes[-2].lstrip(".") if len(stale.suffixes) > 1 else ""
+        if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
+            stale.unlink(missing_ok=True)
+    directory = CACHE_DIR / f"{kind}-{os.getpid()}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
 
 
 def working_copy(n: int, directory: Path, log: Callable[[str], None] = print) -> Path:

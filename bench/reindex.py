@@ -72,5 +72,5 @@ def measure(app: Flask, rows: list[tuple[int, str, str]], procs: int | None = No
     analyzer = analyzer_seconds(rows)
     count, rebuild_s = rebuild_seconds(app, procs)
     chars = sum(len(t) + len(b) for _, t, b in rows)
-    label = "site default" if procs is None else f"procs={procs}"
+    label = "site default" if procs is None else f"--procs {procs}"
     return Reindex(count, chars, rebuild_s, segmenter, analyzer, label)

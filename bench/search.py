@@ -19,6 +19,7 @@ the median of those; p50/p95 are taken over the 200 queries.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import statistics
@@ -91,8 +92,7 @@ class Fts5Peer:
         if self.path.exists():
             self.db = sqlite3.connect(self.path)
             return
-        partial = self.path.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
+        partial = self.path.with_suffix(f".{os.getpid()}.partial")
         began = time.perf_counter()
         db = sqlite3.connect(partial)
         db.execute(f"CREATE VIRTUAL TABLE doc USING fts5({self.columns}{self.options})")
