@@ -187,6 +187,7 @@ def test_fragment_for_htmx_full_page_otherwise(reader, seed_id):
 
 def test_page_past_the_end_is_404_and_bad_page_400(reader, seed_id):
     assert reader.get("/search?q=网格员&page=2").status_code == 404
+    assert reader.get("/search?q=社区&page=101").status_code == 404  # at most 100 pages
     assert reader.get("/search?q=网格员&page=x").status_code == 400
     assert reader.get("/search?q=网格员&sort=nonsense").status_code == 200
 

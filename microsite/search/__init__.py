@@ -6,6 +6,7 @@ more_like(article, limit)            ids of similar published articles (for rela
 rebuild(progress=None, procs=1)      rebuild from the database and swap in; -> documents
 status()                             the index's state, for /healthz
 SearchUnavailable                    raised by find() when there is no readable index
+clean(q)                             the reader's input as it will be searched (trimmed, cut)
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
-from ..models import PUBLISHED, Article
+from ..models import Article
 from ..text import local_now
 from . import index, sync
 from .index import RebuildInProgress, SearchUnavailable
-from .results import SORTS, Hit, SearchPage, find, more_like
+from .query import clean
+from .results import LIVE, SORTS, Hit, SearchPage, find, more_like
 from .searcher import LiveSearcher
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "RebuildInProgress",
     "SearchPage",
     "SearchUnavailable",
+    "clean",
     "find",
     "init_app",
     "more_like",
@@ -46,7 +49,6 @@ EXTENSION = "microsite.search"
 # Articles saved up to this long before a rebuild started are indexed again after the swap:
 # their commit may have gone to the old generation while the new one was being built.
 CATCH_UP_MARGIN = timedelta(seconds=5)
-LIVE = (Article.status == PUBLISHED, Article.published_at.is_not(None))
 
 
 class SearchState:

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from markupsafe import Markup
+from sqlalchemy import select
 from whoosh.classify import Bo1Model
 from whoosh.query import Or, Term
 
+from ..extensions import db
+from ..models import PUBLISHED, Article
 from ..site import masked_words
 from ..text import mask, plain_text
 from .index import SearchUnavailable
@@ -19,6 +22,7 @@ from .snippets import highlight_all, snippet
 log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date")
+LIVE = (Article.status == PUBLISHED, Article.published_at.is_not(None))
 PAGE_SIZE = 10
 # Key terms taken from an article to find its neighbours: enough to characterise it,
 # few enough that the query stays cheap on every uncached article view.
@@ -85,15 +89,18 @@ def _wanted(query: ReaderQuery, matched: frozenset[str]) -> Wanted:
     return tuple(words for words in clauses if words <= matched)
 
 
-def _hits(result: SearchPage) -> list[Hit]:
-    from ..listings import fetch_in_order
+def _live_articles(ids: list[int]) -> list:
+    """The articles with these ids, bodies included (one query), in the given order. The index
+    may lag a moment behind a clear in another worker: only what the database calls live."""
+    query = select(Article).where(Article.id.in_(ids), *LIVE)
+    by_id = {article.id: article for article in db.session.scalars(query)}
+    return [by_id[i] for i in ids if i in by_id]
 
+
+def _hits(result: SearchPage) -> list[Hit]:
     hidden = masked_words()
     hits = []
-    for article in fetch_in_order(result.ids):
-        # The index may lag a moment behind a clear in another worker: trust the database.
-        if not article.is_live:
-            continue
+    for article in _live_articles(result.ids):
         wanted = _wanted(result.query, result.matched.get(article.id, frozenset()))
         title = highlight_all(mask(article.title, hidden), wanted)
         body = snippet(mask(plain_text(article.body), hidden), wanted)

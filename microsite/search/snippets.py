@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from .analyzer import ChineseTokenizer
+from .analyzer import ChineseTokenizer, fold
 
 # About two lines of Chinese on a phone; two fragments at most, so the snippet stays short.
 FRAGMENT_CHARS = 64
@@ -21,9 +21,33 @@ BEFORE = 14
 _BREAKS = set("。！？!?；;\n")
 _MAX_SPANS = 120
 _GAP = 1
+# Context analyzed on each side of a candidate: the segmenter needs a little to cut the same
+# words as it did for the whole text.
+_MARGIN = 24
 
 
 Wanted = tuple[frozenset[str], ...]
+
+
+def _regions(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
+    """Stretches of the text worth analyzing: around plain-string occurrences of the words in
+    the folded text. Analyzing a whole long article for every hit cost more than the search."""
+    probe = fold(text).lower()
+    if len(probe) != len(text):  # a rare lowercase that changes length: analyze it all
+        return [(0, len(text))]
+    found = []
+    for word in words:
+        start = probe.find(word)
+        while start != -1 and len(found) < _MAX_SPANS:
+            found.append((max(0, start - _MARGIN), start + len(word) + _MARGIN))
+            start = probe.find(word, start + len(word))
+    regions: list[tuple[int, int]] = []
+    for start, end in sorted(found):
+        if regions and start <= regions[-1][1]:
+            regions[-1] = (regions[-1][0], max(regions[-1][1], end))
+        else:
+            regions.append((start, end))
+    return regions
 
 
 def _spans(text: str, wanted: Wanted) -> list[tuple[int, int, str]]:
@@ -31,9 +55,11 @@ def _spans(text: str, wanted: Wanted) -> list[tuple[int, int, str]]:
     at least one clause the reader asked for, so 网格员 marks 网格员 but not the 网格 of 网格群.
     """
     words = frozenset().union(*wanted)
+    tokenizer = ChineseTokenizer()
     found = sorted(
         (t.startchar, t.endchar, t.text)
-        for t in ChineseTokenizer()(text, chars=True, removestops=False, mode="query")
+        for start, end in _regions(text, words)
+        for t in tokenizer(text[start:end], chars=True, removestops=False, start_char=start)
         if t.text in words
     )
     runs: list[tuple[int, int, set[str]]] = []
