@@ -277,3 +277,31 @@ def test_search_keeps_answering_while_the_index_is_rebuilt(app, client, indexed)
     worker.join()
     assert failures == []
     assert hit_ids(results(client, "网格员")) == [indexed.id]
+
+
+def test_commits_during_a_rebuild_are_not_lost(app, client, indexed):
+    import threading
+
+    def rebuild_twice():
+        with app.app_context():
+            search.rebuild()
+            search.rebuild()
+            db.session.remove()
+
+    worker = threading.Thread(target=rebuild_twice)
+    worker.start()
+    added = []
+    while worker.is_alive() or len(added) < 3:
+        added.append(add_article(f"重建期间 {len(added)}", f"<p>重建期间保存 rb{len(added)}</p>"))
+    worker.join()
+    for n, article in enumerate(added):
+        assert hit_ids(results(client, f"rb{n}")) == [article.id]
+    assert search.status()["documents"] == 96 + len(added)
+
+
+def test_saving_a_draft_does_not_touch_the_index(indexed):
+    before = search.status()["generation"]
+    draft = add_article("草稿标题", "<p>草稿正文</p>", status=DRAFT)
+    draft.body = "<p>改过的草稿</p>"
+    db.session.commit()
+    assert search.status()["generation"] == before

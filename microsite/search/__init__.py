@@ -68,15 +68,32 @@ class SearchState:
         if index.live_dir(self.home) is None:
             return  # nothing to follow yet: `flask reindex` builds the index from the database
         try:
-            with Session(bind) as session:
-                live, gone = sync.resolve(session, pending)
-                index.apply(self.home, live, gone)
+            if self._needs_write(pending, bind):
+                index.apply(self.home, lambda: self._load(pending, bind))
         except SearchUnavailable:
             log.warning("search index unavailable; changes wait for a reindex")
         except Exception:
             log.exception("could not update the search index; will retry with the next change")
             with self._lock:
                 self._retry.merge(pending)
+
+    @staticmethod
+    def _load(pending: sync.Pending, bind) -> tuple[list[dict], set[int]]:
+        # A new session each time: the database as it is now, not an older snapshot.
+        with Session(bind) as session:
+            live, gone = sync.resolve(session, pending)
+            return [index.document(article) for article in live], gone
+
+    def _needs_write(self, pending: sync.Pending, bind) -> bool:
+        """False when nothing indexed changes (a draft saved again): no writer, no new
+        generation, so searchers and the related-list cache stay valid."""
+        with Session(bind) as session:
+            live, gone = sync.resolve(session, pending)
+        if live:
+            return True
+        return self.searcher.run(
+            lambda s: any(s.document_number(id=str(i)) is not None for i in gone)
+        )
 
 
 def init_app(app: Flask) -> None:

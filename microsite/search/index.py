@@ -146,16 +146,18 @@ def document(article) -> dict:
     }
 
 
-def apply(home: Path, live: Iterable, gone: Iterable[int]) -> None:
-    """Add or replace the documents of `live` articles and delete the ids in `gone`."""
-    docs = [document(article) for article in live]
-    gone = [str(article_id) for article_id in gone]
-    if not docs and not gone:
-        return
+def apply(home: Path, load: Callable[[], tuple[list[dict], set[int]]]) -> None:
+    """Write what load() returns — documents to add or replace, ids to delete — to the index.
+
+    load() runs while the write lock is held, so it reads the database after every earlier
+    writer finished: of two workers saving the same article, the later index write carries
+    the later database state, whatever order their commits and writes came in.
+    """
 
     def change(writer: IndexWriter) -> None:
+        docs, gone = load()
         for article_id in gone:
-            writer.delete_by_term("id", article_id)
+            writer.delete_by_term("id", str(article_id))
         for doc in docs:
             writer.update_document(**doc)
 
