@@ -305,3 +305,12 @@ def test_saving_a_draft_does_not_touch_the_index(indexed):
     draft.body = "<p>改过的草稿</p>"
     db.session.commit()
     assert search.status()["generation"] == before
+
+
+def test_renaming_a_category_or_tag_reindexes_its_articles(client, indexed):
+    indexed.category.name = "蝴蝶兰栏目"
+    indexed.tags[0].name = "郁金香标签"
+    db.session.commit()
+    page = results(client, "蝴蝶兰栏目")
+    assert int(page.select_one(".search-summary strong").get_text()) == 96
+    assert hit_ids(results(client, "郁金香标签")) == [indexed.id]

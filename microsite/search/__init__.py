@@ -46,9 +46,10 @@ __all__ = [
 ]
 log = logging.getLogger(__name__)
 EXTENSION = "microsite.search"
-# Articles saved up to this long before a rebuild started are indexed again after the swap:
+# Articles saved from this long before a rebuild started are indexed again after the swap:
 # their commit may have gone to the old generation while the new one was being built.
-CATCH_UP_MARGIN = timedelta(seconds=5)
+# updated_at has whole seconds, hence a margin above one second.
+CATCH_UP_MARGIN = timedelta(seconds=2)
 
 
 class SearchState:

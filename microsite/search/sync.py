@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 PENDING = "microsite.search.pending"
 # Only these attributes change what the index holds; a view count or version bump does not.
 INDEXED = ("title", "body", "status", "published_at", "category_id", "category", "tags")
+CHUNK = 500
 
 
 @dataclass
@@ -97,12 +98,16 @@ def resolve(session: Session, pending: Pending) -> tuple[list[Article], set[int]
     if pending.tags:
         query = select(article_tags.c.article_id).where(article_tags.c.tag_id.in_(pending.tags))
         ids |= set(session.scalars(query))
-    live = list(
-        session.scalars(
+    live = []
+    ordered = sorted(ids)
+    # In chunks: a catch-up after a rebuild may name thousands of ids, past SQLite's limit
+    # on bound parameters.
+    for start in range(0, len(ordered), CHUNK):
+        query = (
             select(Article)
             .options(selectinload(Article.tags))
-            .where(Article.id.in_(ids), Article.status == PUBLISHED)
+            .where(Article.id.in_(ordered[start : start + CHUNK]), Article.status == PUBLISHED)
             .where(Article.published_at.is_not(None))
         )
-    )
+        live.extend(session.scalars(query))
     return live, ids - {article.id for article in live}
