@@ -53,9 +53,13 @@ def test_typing_searches_without_a_page_load_and_back_restores(page: Page, site)
 
     page.go_back()
     expect(page).to_have_url(re.compile(re.escape(f"q={quote('网格员')}") + "$"))
+    expect(page.locator("#site-search")).to_have_value("网格员")
     expect(
         page.locator(".search-hit").first.locator(".search-hit__snippet mark").first
     ).to_have_text("网格员")
+    page.go_back()
+    expect(page).to_have_url(f"{site}/")
+    expect(page.locator("#site-search")).to_have_value("")
     assert problems == []
 
 
