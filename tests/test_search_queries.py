@@ -118,3 +118,16 @@ def test_no_query_is_ever_a_server_error(reader, q, sort):
 def test_a_2000_character_query_gets_an_answer(reader):
     page = results(reader, "社区网格员核酸检测" * 250)
     assert page.select_one(".search-empty, .search-results")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("中华人民共和国", ("中华人民共和国",)),  # one dictionary word: one term, not a phrase
+        ("丁零零", ("丁零零",)),
+        ("网格员", ("网格", "员")),  # not one word to the segmenter: its parts, in a row
+        ("社区的工作", ("社区", "工作")),
+    ],
+)
+def test_a_word_that_spans_its_parts_is_looked_up_alone(text, expected):
+    assert analyzer.query_words(text) == expected

@@ -16,7 +16,7 @@ from functools import cached_property
 import rjieba
 from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
 
-from .analyzer import fold, term_info, words
+from .analyzer import fold, query_words, term_info
 from .index import FIELD_BOOSTS
 
 # The search box allows 200 characters; longer input (a pasted article, a crafted URL) is
@@ -138,7 +138,7 @@ def parse(raw: str | None) -> ReaderQuery:
             continue
         quoted = word is None
         piece = word if word is not None else next(g for g in match.groups() if g is not None)
-        found = tuple(words(piece))
+        found = query_words(piece)
         if not found:
             continue
         clause = Clause(piece.strip(), found, quoted)
