@@ -28,7 +28,7 @@ HX = {"HX-Request": "true"}
 _NEXT = re.compile(r'hx-get="([^"]+)"')
 # Plan steps that grow with the table: a sort of every candidate row, or a full scan.
 # Each comparison alternates for at most BUDGET_S seconds (at least MIN_REPS rounds).
-BUDGET_S = 12.0
+BUDGET_S = 8.0
 MIN_REPS = 3
 _COSTLY = re.compile(r"USE TEMP B-TREE FOR ORDER BY|^SCAN articles\b")
 

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         texts = corpus.plain_texts(db_path)
         vocab, seed = corpus._materials()[:2]
         found = queries.make_queries(vocab, [t for _, _, t in texts], seed.sentences)
-        engine = whoosh_engine(app)
+        engine = whoosh_engine([app])
         engine(found[0])
         profiler.start()
         for query in found:

@@ -68,7 +68,7 @@ def rebuild_seconds(app: Flask, procs: int | None) -> tuple[int, float]:
 
 
 def measure(app: Flask, rows: list[tuple[int, str, str]], procs: int | None = None) -> Reindex:
-    segmenter = min(segmenter_seconds(rows) for _ in range(2))
+    segmenter = segmenter_seconds(rows)
     analyzer = analyzer_seconds(rows)
     count, rebuild_s = rebuild_seconds(app, procs)
     chars = sum(len(t) + len(b) for _, t, b in rows)
