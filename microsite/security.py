@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, abort, request
+from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -29,6 +30,10 @@ def _security_headers(response):
     # Ignored by current browsers (CSP does the work); in old ones, mode=block stops the page
     # instead of letting the XSS auditor rewrite it.
     headers.setdefault("X-XSS-Protection", "1; mode=block")
+    # Pages rendered for a signed-in admin carry their CSRF token and drafts: never shared.
+    if current_user.is_authenticated and not response.cache_control.no_store:
+        response.cache_control.private = True
+        response.cache_control.no_store = True
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response

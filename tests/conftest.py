@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
@@ -79,9 +80,22 @@ def make_app(tmp_path: Path, **overrides) -> Flask:
     return app
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context, as in production.
+
+    The `app` fixture keeps a context pushed for the test's own database work; without this,
+    requests would reuse it and share `g` (the signed-in user, settings caches) between them.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(tmp_path) -> Iterator[Flask]:
     app = make_app(tmp_path, WTF_CSRF_ENABLED=False)
+    app.test_client_class = FreshContextClient
     with app.app_context():
         yield app
         db.session.remove()

@@ -8,6 +8,7 @@ from microsite.extensions import db
 from microsite.models import PUBLISHED, Article, Tag
 
 from .conftest import soup
+from .test_admin_helpers import sign_in
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'><svg/onload=alert(3)>"
 
@@ -80,3 +81,12 @@ def test_hsts_when_served_over_https(client, seeded):
 def test_public_pages_set_no_session_cookie(client, seeded):
     for url in ("/", f"/articles/{seeded.id}", f"/articles/{seeded.id}/related?page=2"):
         assert "Set-Cookie" not in client.get(url).headers, url
+
+
+def test_pages_for_a_signed_in_admin_are_never_cached(app, client, seeded, admin_user):
+    assert sign_in(client).status_code == 302
+    response = client.get(f"/articles/{seeded.id}")
+    assert response.status_code == 200
+    assert response.cache_control.no_store and response.cache_control.private
+    reader = app.test_client()
+    assert not reader.get(f"/articles/{seeded.id}").cache_control.no_store
