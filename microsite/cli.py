@@ -113,7 +113,7 @@ def demo_command(if_empty: bool) -> None:
     _reindex()
 
 
-def _reindex(procs: int = 1) -> int:
+def _reindex(procs: int | None = None) -> int:
     """Rebuild the search index with a progress bar (drawn once the total is known)."""
     bars: list = []
 
@@ -136,9 +136,12 @@ def _reindex(procs: int = 1) -> int:
 
 @click.command("reindex")
 @click.option(
-    "--procs", type=click.IntRange(1, 8), default=1, help="Indexing processes (2 for big sites)."
+    "--procs",
+    type=click.IntRange(1, 8),
+    default=None,
+    help="Indexing processes (default: 2 from 2,000 articles on, else 1).",
 )
-def reindex_command(procs: int) -> None:
+def reindex_command(procs: int | None) -> None:
     """Rebuild the search index from the database; the old index serves until it is done."""
     _reindex(procs)
 

@@ -314,3 +314,9 @@ def test_renaming_a_category_or_tag_reindexes_its_articles(client, indexed):
     page = results(client, "蝴蝶兰栏目")
     assert int(page.select_one(".search-summary strong").get_text()) == 96
     assert hit_ids(results(client, "郁金香标签")) == [indexed.id]
+
+
+def test_rebuild_with_two_indexing_processes(client, seeded):
+    assert search.rebuild(procs=2) == 96
+    assert hit_ids(results(client, "网格员")) == [seeded.id]
+    assert search.status()["documents"] == 96
