@@ -6,6 +6,11 @@
 
 Every figure is printed with a baseline measured in the same run on the same machine: these
 machines are shared and noisy, so absolute numbers drift and ratios hold.
+
+Environment: BENCH_LOADGEN=python uses the Python load generator even when wrk is installed;
+BENCH_VOCAB=seed builds corpora from the seed page's words instead of rjieba's dictionary;
+BENCH_KEEP=1 keeps the run's working directory (database copy, index, gunicorn.log);
+BENCH_STRICT=1 exits 1 when a budget is missed.
 """
 
 from __future__ import annotations
