@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select, tuple_
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, lazyload
 from werkzeug.exceptions import BadRequest, NotFound
 
 from .extensions import db
-from .models import CLEARED, PUBLISHED, Article, RelatedLink, article_tags
+from .models import CLEARED, DRAFT, PUBLISHED, Article, RelatedLink, article_tags
 
 LISTED = (PUBLISHED, CLEARED)
 
@@ -87,19 +87,26 @@ MOST_READ = Ordering(
 )
 
 
-def _listed(with_body: bool = False) -> Select:
+# Headline rows show no body, category or author. Without the relationship joins SQLite reads
+# the first rows of the (published_at, id) index instead of sorting every listed row.
+_HEADLINE_ONLY = (defer(Article.body), lazyload(Article.category), lazyload(Article.author))
+
+
+def _listed(full: bool = False) -> Select:
     """Published and cleared headlines (cleared ones show as placeholders), newest first."""
     return (
         select(Article)
-        .options(*(() if with_body else (defer(Article.body),)))
-        .where(Article.status.in_(LISTED), Article.published_at.is_not(None))
+        .options(*(() if full else _HEADLINE_ONLY))
+        # "not a draft" rather than "IN (published, cleared)": the same rows, but it lets the
+        # planner walk the (published_at, id) index in order instead of sorting.
+        .where(Article.status != DRAFT, Article.published_at.is_not(None))
         .order_by(Article.published_at.desc(), Article.id.desc())
     )
 
 
-def live_query(with_body: bool = False) -> Select:
-    """Published articles only (no cleared placeholders), newest first."""
-    return _listed(with_body).where(Article.status == PUBLISHED)
+def live_query(full: bool = False) -> Select:
+    """Published articles only (no cleared placeholders), newest first; full: whole rows."""
+    return _listed(full).where(Article.status == PUBLISHED)
 
 
 def neighbours(article: Article) -> tuple[Article | None, Article | None]:

@@ -80,7 +80,7 @@ def sitemap_articles(chunk: int):
 @bp.get("/feed.xml")
 def feed():
     """Atom feed of the latest published articles, masked like the pages."""
-    query = listings.live_query(with_body=True).limit(FEED_SIZE)
+    query = listings.live_query(full=True).limit(FEED_SIZE)
     entries = list(db.session.scalars(query))
     updated = max((a.updated_at for a in entries), default=None) or local_now()
     response = _xml("feeds/atom.xml", entries=entries, updated=updated)
