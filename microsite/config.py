@@ -35,6 +35,11 @@ def _env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_float(name: str) -> float | None:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else None
+
+
 def load_config(instance_path: Path, with_secret: bool = True) -> dict:
     """Build the configuration mapping for create_app (with_secret=False: the caller brings one)."""
     default_db = f"sqlite:///{instance_path / 'microsite.sqlite3'}"
@@ -45,6 +50,14 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
             "MICROSITE_SEARCH_INDEX_DIR", str(PROJECT_ROOT / "search_index")
         ),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Outbox entries older than this are pruned even if a host has not applied them (it
+        # then resynchronises its index from the articles).
+        "INDEX_LOG_RETENTION_HOURS": float(
+            os.environ.get("MICROSITE_INDEX_LOG_RETENTION_HOURS", 24)
+        ),
+        # How often each process applies other hosts' changes in the background; 0 turns the
+        # timer off (searches still catch up first). Unset: 1 second, off under TESTING.
+        "INDEX_FOLLOW_SECONDS": _env_float("MICROSITE_INDEX_FOLLOW_SECONDS"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE"),

@@ -5,6 +5,7 @@ find(q, page=1, sort="relevance")    a page of results -> results.SearchPage
 more_like(article, limit)            ids of similar published articles (for related lists)
 rebuild(progress=None, procs=1)      rebuild from the database and swap in; -> documents
 status()                             the index's state, for /healthz
+follow()                             apply the change log entries this index has not seen
 SearchUnavailable                    raised by find() when there is no readable index
 clean(q)                             the reader's input as it will be searched (trimmed, cut)
 """
@@ -13,17 +14,21 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
-from ..models import Article
+from ..models import PRUNED_MARK, Article, IndexChange, IndexHost
 from ..text import local_now
 from . import index, sync
 from .index import RebuildInProgress, SearchUnavailable
@@ -39,6 +44,7 @@ __all__ = [
     "SearchUnavailable",
     "clean",
     "find",
+    "follow",
     "init_app",
     "more_like",
     "rebuild",
@@ -52,16 +58,173 @@ EXTENSION = "microsite.search"
 # updated_at has whole seconds, hence a margin above one second.
 CATCH_UP_MARGIN = timedelta(seconds=2)
 AUTO_PROCS_FROM = 2000
+# Change-log entries applied per index commit while catching up.
+FOLLOW_BATCH = 1000
+# A search checks the log at most this often (seconds): one `SELECT max(id)`.
+CHECK_EVERY = 0.05
+# This host's progress is written to index_hosts at most this often; pruning runs at most
+# this often per process.
+REPORT_EVERY = 10.0
+PRUNE_EVERY = 300.0
 
 
 class SearchState:
     """Per app and process: the index location, the searcher and ids waiting for a retry."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, retention_hours: float = 24.0) -> None:
         self.home = home
-        self.searcher = LiveSearcher(home)
+        self.searcher = LiveSearcher(home, before=self._before_search)
         self._retry = sync.Pending()
         self._lock = threading.Lock()
+        # Who this index is in index_hosts: one index per host (and per directory).
+        self.name = f"{socket.gethostname()}:{home.resolve()}"[:255]
+        self.retention = timedelta(hours=retention_hours)
+        self._checked = 0.0
+        self._reported = 0.0
+        self._pruned = 0.0
+        self._timer_pid: int | None = None
+        self._stop = threading.Event()
+
+    # --- following the change log --------------------------------------------------------
+
+    def follow(self, bind=None) -> int:
+        """Apply the change-log entries this index has not applied yet, in id order, and
+        record the last id in the index; returns the number of entries applied. Never raises:
+        what fails stays in the log for the next try."""
+        try:
+            return self._follow(bind if bind is not None else db.engine)
+        except Exception:
+            log.exception("could not apply the index change log; will retry")
+            return 0
+
+    def _before_search(self) -> None:
+        if time.monotonic() - self._checked >= CHECK_EVERY:
+            self.follow()
+
+    def _follow(self, bind) -> int:
+        where = index.live_dir(self.home)
+        if where is None:
+            return 0  # nothing to follow yet: `flask reindex` builds the index first
+        with Session(bind) as session:
+            top = session.scalar(select(func.max(IndexChange.id))) or 0
+        self._checked = time.monotonic()
+        last = index.read_applied(where)
+        if top <= last:
+            self._housekeeping(bind, last)
+            return 0
+        applied = 0
+        with index.follow_lock(where):
+            last = index.read_applied(where)  # another process may have applied them meanwhile
+            while top > last:
+                with Session(bind) as session:
+                    horizon = session.get(IndexHost, PRUNED_MARK)
+                    if horizon is not None and last < horizon.applied_id:
+                        log.warning("index %s missed pruned log entries: resynchronising", where)
+                        self._resync(where, bind)
+                        last = max(top, horizon.applied_id)
+                        index.write_applied(where, last)
+                        break
+                    rows = session.execute(
+                        select(IndexChange.id, IndexChange.article_id)
+                        .where(IndexChange.id > last)
+                        .order_by(IndexChange.id)
+                        .limit(FOLLOW_BATCH)
+                    ).all()
+                if not rows:
+                    last = top  # pruned in the meantime, or rolled-back ids: nothing to apply
+                else:
+                    pending = sync.Pending(articles={row.article_id for row in rows})
+                    if self._needs_write(pending, bind):
+                        index.apply(self.home, lambda p=pending: self._load(p, bind), where)
+                    last = rows[-1].id
+                    applied += len(rows)
+                index.write_applied(where, last)
+        self._reported = 0.0  # progress: tell the others
+        self._housekeeping(bind, last)
+        return applied
+
+    def _resync(self, where: Path, bind) -> None:
+        """Every live article and every indexed id, read again: for an index that fell
+        behind the pruned part of the log."""
+        with Session(bind) as session:
+            live = set(session.scalars(select(Article.id).where(*LIVE)))
+        ix = index.open_generation(where)
+        with ix.searcher() as searcher:
+            indexed = {int(fields["id"]) for fields in searcher.all_stored_fields()}
+        pending = sync.Pending(articles=live | indexed)
+        index.apply(self.home, lambda: self._load(pending, bind), where)
+
+    def _housekeeping(self, bind, last: int) -> None:
+        now = time.monotonic()
+        if now - self._reported >= REPORT_EVERY:
+            self._reported = now
+            self._report(bind, last)
+        if now - self._pruned >= PRUNE_EVERY:
+            self._pruned = now
+            self.prune(bind)
+
+    def _report(self, bind, last: int) -> None:
+        """Upsert this host's row in index_hosts."""
+        with Session(bind) as session:
+            values = {"applied_id": last, "seen_at": local_now()}
+            query = update(IndexHost).where(IndexHost.name == self.name).values(**values)
+            if not session.execute(query).rowcount:
+                session.add(IndexHost(name=self.name, **values))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another worker of this host inserted it first
+
+    def prune(self, bind=None) -> int:
+        """Delete log entries every known host has applied, and entries older than the
+        retention window; forget hosts not seen within it. Returns the entries deleted."""
+        bind = bind if bind is not None else db.engine
+        cutoff = local_now() - self.retention
+        hosts = IndexHost.name != PRUNED_MARK
+        with Session(bind) as session:
+            session.execute(delete(IndexHost).where(hosts, IndexHost.seen_at < cutoff))
+            everyone = session.scalar(select(func.min(IndexHost.applied_id)).where(hosts)) or 0
+            expired = select(func.max(IndexChange.id)).where(IndexChange.created_at < cutoff)
+            upto = max(everyone, session.scalar(expired) or 0)
+            mark = session.get(IndexHost, PRUNED_MARK)
+            if upto <= (mark.applied_id if mark else 0):
+                session.commit()
+                return 0
+            deleted = session.execute(delete(IndexChange).where(IndexChange.id <= upto)).rowcount
+            if mark is None:
+                session.add(IndexHost(name=PRUNED_MARK, applied_id=upto, seen_at=local_now()))
+            else:
+                mark.applied_id, mark.seen_at = upto, local_now()
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another process pruned at the same moment
+                return 0
+            return deleted
+
+    # --- the timer -----------------------------------------------------------------------
+
+    def start_timer(self, app: Flask) -> None:
+        """Follow the log every INDEX_FOLLOW_SECONDS in a daemon thread of this process
+        (started on a process's first request, so each forked worker gets its own)."""
+        if self._timer_pid == os.getpid():
+            return
+        interval = app.config.get("INDEX_FOLLOW_SECONDS")
+        if interval is None:
+            interval = 0.0 if app.testing else 1.0
+        self._timer_pid = os.getpid()
+        if interval <= 0:
+            return
+        thread = threading.Thread(
+            target=_follow_forever,
+            args=(weakref.ref(app), self, float(interval)),
+            name="microsite-index-follow",
+            daemon=True,
+        )
+        thread.start()
+
+    def stop_timer(self) -> None:
+        self._stop.set()
 
     def apply(self, pending: sync.Pending, bind) -> None:
         """Bring the index in line with the database for these changes; never raises."""
@@ -95,13 +258,37 @@ class SearchState:
         if live:
             return True
         return self.searcher.run(
-            lambda s: any(s.document_number(id=str(i)) is not None for i in gone)
+            lambda s: any(s.document_number(id=str(i)) is not None for i in gone), follow=False
         )
 
 
+def _follow_forever(app_ref: weakref.ref, search: SearchState, interval: float) -> None:
+    while not search._stop.wait(interval):
+        app = app_ref()
+        if app is None:
+            return  # the app is gone (tests create many)
+        with app.app_context():
+            search.follow()
+        del app
+
+
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = SearchState(Path(app.config["SEARCH_INDEX_DIR"]))
+    search = SearchState(
+        Path(app.config["SEARCH_INDEX_DIR"]),
+        retention_hours=float(app.config.get("INDEX_LOG_RETENTION_HOURS", 24)),
+    )
+    app.extensions[EXTENSION] = search
+
+    @app.before_request
+    def _start_following() -> None:
+        search.start_timer(current_app._get_current_object())
+
     sync.listen()
+
+
+def follow() -> int:
+    """Apply the change-log entries this app's index has not seen; returns how many."""
+    return state().follow()
 
 
 def state() -> SearchState:
@@ -154,8 +341,14 @@ def rebuild(progress: Callable[[int, int], None] | None = None, procs: int | Non
     bind = db.engine
     since = local_now() - CATCH_UP_MARGIN
     with Session(bind) as session:
+        # Read before the articles: every change up to here is in what the build reads, and
+        # the index then follows the log from this id.
+        applied = session.scalar(select(func.max(IndexChange.id))) or 0
         total = session.scalar(select(func.count(Article.id)).where(*LIVE)) or 0
         procs = _auto_procs(total) if procs is None else procs
-        count = index.build(search.home, _live_articles(session), total, progress, procs)
+        count = index.build(
+            search.home, _live_articles(session), total, progress, procs, applied=applied
+        )
     _catch_up(search, bind, since)
+    search.follow(bind)
     return count

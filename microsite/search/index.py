@@ -5,6 +5,8 @@ Layout of SEARCH_INDEX_DIR (the configured directory):
     current -> gen-20240102T030405-1a2b3c   a symlink, swapped atomically by a rebuild
     gen-.../                                 one complete Whoosh index per rebuild
     rebuild.lock                             held while a rebuild runs
+    gen-.../outbox.applied                   last index_changes id this generation applied
+    gen-.../outbox.lock                      held while a process applies the change log
 
 Every open resolves `current` once and then works on that generation's real directory, so a
 rebuild swapping the link never pulls a directory out from under a writer half-way through;
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 CURRENT = "current"
 GENERATION_PREFIX = "gen-"
 REBUILD_LOCK = "rebuild.lock"
+# Beside Whoosh's own files in a generation (Whoosh removes only files named like its own).
+APPLIED = "outbox.applied"
+FOLLOW_LOCK = "outbox.lock"
 # A writer waits up to WRITE_TIMEOUT for another worker's commit, and tries WRITE_TRIES times:
 # the default writer fails at once, which lost most writes with two workers.
 WRITE_TIMEOUT = 10.0
@@ -82,12 +87,17 @@ def open_live(home: Path):
     where = live_dir(home)
     if where is None:
         raise SearchUnavailable("搜索索引尚未建立。")
+    return where, open_generation(where)
+
+
+def open_generation(where: Path):
+    """The Whoosh index in one generation's directory; SearchUnavailable if unreadable."""
     with warnings.catch_warnings():
         # Whoosh leaves the TOC file open when it cannot parse it; the file is closed when the
         # error is dropped at the end of the except clause, quietly, since we report it here.
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            return where, whoosh_index.open_dir(str(where))
+            return whoosh_index.open_dir(str(where))
         except Exception as exc:  # any damage at all: the index is unreadable, not the site
             reason = f"{type(exc).__name__}: {exc}"
     log.warning("search index %s is unreadable: %s", where, reason)
@@ -98,13 +108,53 @@ def _writer(ix) -> IndexWriter:
     return ix.writer(timeout=WRITE_TIMEOUT, delay=WRITE_DELAY)
 
 
-def write(home: Path, change: Callable[[IndexWriter], None]) -> None:
-    """Open the live index, apply `change` and commit, retrying on lock contention and on a
-    generation that vanished under a rebuild. Raises SearchUnavailable when there is no index.
+def read_applied(where: Path) -> int:
+    """The last outbox id applied to the generation in `where` (0: none recorded)."""
+    try:
+        return int((where / APPLIED).read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def write_applied(where: Path, last: int) -> None:
+    """Record `last` atomically: readers see the old number or the new one."""
+    temporary = where / f".{APPLIED}-{uuid.uuid4().hex[:8]}"
+    temporary.write_text(f"{last}\n")
+    os.replace(temporary, where / APPLIED)
+
+
+@contextmanager
+def follow_lock(where: Path, timeout: float = WRITE_TIMEOUT):
+    """Held by one process of this host at a time while it applies the change log to the
+    generation in `where`, so the recorded id only moves forward. TimeoutError after timeout."""
+    fd = os.open(where / FOLLOW_LOCK, os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{where / FOLLOW_LOCK} is held") from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _open(home: Path, where: Path | None):
+    return open_live(home)[1] if where is None else open_generation(where)
+
+
+def write(home: Path, change: Callable[[IndexWriter], None], where: Path | None = None) -> None:
+    """Open the live index (or the generation in `where`), apply `change` and commit, retrying
+    on lock contention and on a generation that vanished under a rebuild. Raises
+    SearchUnavailable when there is no index.
     """
     for attempt in range(1, WRITE_TRIES + 1):
         try:
-            _, ix = open_live(home)
+            ix = _open(home, where)
             writer = _writer(ix)
         except (LockError, SearchUnavailable):
             if attempt == WRITE_TRIES:
@@ -146,7 +196,9 @@ def document(article) -> dict:
     }
 
 
-def apply(home: Path, load: Callable[[], tuple[list[dict], set[int]]]) -> None:
+def apply(
+    home: Path, load: Callable[[], tuple[list[dict], set[int]]], where: Path | None = None
+) -> None:
     """Write what load() returns — documents to add or replace, ids to delete — to the index.
 
     load() runs while the write lock is held, so it reads the database after every earlier
@@ -161,7 +213,7 @@ def apply(home: Path, load: Callable[[], tuple[list[dict], set[int]]]) -> None:
         for doc in docs:
             writer.update_document(**doc)
 
-    write(home, change)
+    write(home, change, where)
 
 
 @contextmanager
@@ -204,9 +256,11 @@ def build(
     total: int,
     progress: Callable[[int, int], None] | None = None,
     procs: int = 1,
+    applied: int | None = None,
 ) -> int:
     """Index `articles` into a fresh generation and swap it in when complete; returns the
-    number of documents written. Raises RebuildInProgress if another rebuild is running."""
+    number of documents written. Raises RebuildInProgress if another rebuild is running.
+    applied: the last outbox id the articles are known to include (read before them)."""
     with _rebuild_lock(home):
         stamp = time.strftime("%Y%m%dT%H%M%S")
         fresh = home / f"{GENERATION_PREFIX}{stamp}-{uuid.uuid4().hex[:6]}"
@@ -230,6 +284,8 @@ def build(
                 raise
             if progress:
                 progress(done, max(total, done))
+            if applied is not None:
+                write_applied(fresh, applied)
             _swap_in(home, fresh)
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)

@@ -28,8 +28,10 @@ CACHE_SIZE = 2048
 
 
 class LiveSearcher:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, before: Callable[[], None] | None = None) -> None:
         self.home = home
+        # Called (outside the lock) before a search runs: brings the index up to the log.
+        self._before = before
         self._lock = threading.RLock()
         self._searcher: Searcher | None = None
         self._where: Path | None = None
@@ -68,8 +70,11 @@ class LiveSearcher:
         with self._lock:
             yield self._fresh()
 
-    def run(self, work: Callable[[Searcher], Any]) -> Any:
-        """work(searcher), retried once on a fresh searcher if the files changed under it."""
+    def run(self, work: Callable[[Searcher], Any], follow: bool = True) -> Any:
+        """work(searcher), retried once on a fresh searcher if the files changed under it.
+        follow: first apply change-log entries this index has not seen (a reader's search)."""
+        if follow and self._before is not None:
+            self._before()
         with self._lock:
             try:
                 return work(self._fresh())
@@ -95,7 +100,7 @@ class LiveSearcher:
             if hit is not None and hit[0] == generation:
                 self._cache.move_to_end(key)
                 return hit[1]
-            value = self.run(compute)
+            value = self.run(compute, follow=False)
             self._cache[key] = (self.generation(), value)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)

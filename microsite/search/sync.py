@@ -1,11 +1,17 @@
 """Keep the index following the database, through SQLAlchemy session events.
 
-after_flush notes which articles changed in a way the index sees; after_commit applies
-them, reading each article afresh in a new session (the committed truth, whatever flushes came
-in between); a rollback forgets them, so a failed commit never reaches the index. The index
-is written only after the database commit succeeded, and a failure to write it is logged,
-never raised into the request that saved the article: the article is saved, and the ids are
-retried with the next change (or a rebuild catches up).
+after_flush notes which articles changed in a way the index sees; before_commit writes one
+IndexChange row (the outbox) per such article into the same transaction, so the change log
+holds exactly the committed changes, on every host's behalf; after_commit then asks this
+process's index to apply the log at once (the fast path; other hosts apply it on their timer or
+before their next search). A rollback forgets the notes and the rows alike, so a failed commit
+never reaches any index. A failure to write the index is logged, never raised into the request
+that saved the article: the entry stays in the log and is applied on the next try.
+
+On PostgreSQL, ids come from a sequence in insert order, not commit order: a transaction-level
+advisory lock, taken just before the rows are written and held until commit, makes commits
+of outbox rows follow their ids, so a host that has applied id N never misses a smaller one.
+(SQLite writers are serialised by the database itself.)
 """
 
 from __future__ import annotations
@@ -14,10 +20,10 @@ import logging
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import PUBLISHED, Article, Category, Tag, article_tags
+from ..models import PUBLISHED, Article, Category, IndexChange, Tag, article_tags
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +31,8 @@ PENDING = "microsite.search.pending"
 # Only these attributes change what the index holds; a view count or version bump does not.
 INDEXED = ("title", "body", "status", "published_at", "category_id", "category", "tags")
 CHUNK = 500
+# pg_advisory_xact_lock key for writers of the change log ("mi" "ix" as bytes).
+OUTBOX_LOCK_KEY = 0x6D69_6978
 
 
 @dataclass
@@ -32,6 +40,8 @@ class Pending:
     articles: set[int] = field(default_factory=set)
     categories: set[int] = field(default_factory=set)
     tags: set[int] = field(default_factory=set)
+    # Article ids already written to the change log in this transaction.
+    logged: set[int] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.articles or self.categories or self.tags)
@@ -64,14 +74,45 @@ def _after_flush(session: Session, _context) -> None:
             pending.tags.add(obj.id)
 
 
+def article_ids(session: Session, pending: Pending) -> set[int]:
+    """Every article id a change touches: renamed categories and tags name their articles."""
+    ids = set(pending.articles)
+    if pending.categories:
+        query = select(Article.id).where(Article.category_id.in_(pending.categories))
+        ids |= set(session.scalars(query))
+    if pending.tags:
+        query = select(article_tags.c.article_id).where(article_tags.c.tag_id.in_(pending.tags))
+        ids |= set(session.scalars(query))
+    return ids
+
+
+def _before_commit(session: Session) -> None:
+    pending = session.info.get(PENDING)
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the notes must cover what this commit is about to write
+        pending = session.info.get(PENDING)
+    if not pending:
+        return
+    with session.no_autoflush:
+        new = article_ids(session, pending) - pending.logged
+    if not new:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTBOX_LOCK_KEY})
+    session.add_all(IndexChange(article_id=article_id) for article_id in sorted(new))
+    pending.logged |= new
+    session.flush()
+
+
 def _after_commit(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
-    if not pending or not has_app_context():
+    if not pending or not pending.logged or not has_app_context():
         return
     state = current_app.extensions.get("microsite.search")
     if state is None:
         return
-    state.apply(pending, session.get_bind())
+    state.follow(session.get_bind())
 
 
 def _after_soft_rollback(session: Session, previous) -> None:
@@ -85,19 +126,14 @@ def listen() -> None:
     """Register the listeners once per process, for every Session."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_soft_rollback", _after_soft_rollback)
 
 
 def resolve(session: Session, pending: Pending) -> tuple[list[Article], set[int]]:
     """The live articles to (re)index and the ids to remove, read from the database."""
-    ids = set(pending.articles)
-    if pending.categories:
-        query = select(Article.id).where(Article.category_id.in_(pending.categories))
-        ids |= set(session.scalars(query))
-    if pending.tags:
-        query = select(article_tags.c.article_id).where(article_tags.c.tag_id.in_(pending.tags))
-        ids |= set(session.scalars(query))
+    ids = article_ids(session, pending)
     live = []
     ordered = sorted(ids)
     # In chunks: a catch-up after a rebuild may name thousands of ids, past SQLite's limit
