@@ -1,0 +1,229 @@
+"""Hostile input through the admin forms and the search box: always an escaped page or a clear
+4xx, never a 500, never live markup. The public URLs are tried in tests/test_hostile_public.py;
+tests/test_hostile_browser.py checks in Chromium that none of these payloads runs script.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy import select
+
+from microsite import search
+from microsite.extensions import db
+from microsite.models import Article, MaskedWord
+from tests.conftest import make_app
+from tests.test_admin_helpers import make_user, post_form, sign_in
+
+# Each payload is meant to be stored and shown as text, or refused with a clear 4xx.
+PAYLOADS = {
+    "script": "<script>alert('xss')</script>",
+    "img-onerror": '"><img src=x onerror=alert(1)>',
+    "svg-onload": "'><svg/onload=alert(1)>",
+    "attr-break": '" autofocus onfocus=alert(1) x="',
+    "hx-get": '<div hx-get="/evil" hx-trigger="load" hx-target="body">x</div>',
+    "hx-on": '<button hx-on:click="alert(1)" hx-on::load="alert(2)">b</button>',
+    "js-url": "javascript:alert(1)",
+    "sql": "'; DROP TABLE articles; -- \" OR 1=1 --",
+    "template": "{{ 7*191 }}{% print(7*191) %}${7*191}",
+    "controls": "a\x01b\x07c\x1b[31md\x7fe\u202ef\u2028g",
+    "style": "<style>body{display:none}</style><link rel=stylesheet href=//evil>",
+    "iframe": '<iframe src="javascript:alert(1)"></iframe><object data="x.swf"></object>',
+    "long": "长" * 5000,
+}
+EVIL_ATTRIBUTES = ("hx-get", "hx-post", "hx-trigger", "hx-target", "hx-vals", "hx-headers")
+
+
+@pytest.fixture
+def hostile_app(tmp_path):
+    """CSRF on, as in production; an admin signed in through the real form."""
+    app = make_app(tmp_path)
+    with app.app_context():
+        make_user()
+        search.rebuild()  # an empty index, so searches run for real
+        db.session.remove()
+    return app
+
+
+@pytest.fixture
+def desk(hostile_app):
+    client = hostile_app.test_client()
+    assert sign_in(client).status_code == 302
+    return client
+
+
+def assert_inert(html: str, where: str = "") -> None:
+    """No markup from a payload is live: no inline script, no event handler, no injected
+    htmx attribute, no javascript: URL, no foreign frame or style."""
+    page = BeautifulSoup(html, "html.parser")
+    for script in page.find_all("script"):
+        if script.get("type") == "application/ld+json":
+            # Data, not code; but a "</script>" inside would end it early.
+            assert "<" not in script.get_text(), (where, str(script)[:300])
+            continue
+        assert script.get("src") and not script.get_text(strip=True), (where, str(script))
+    for tag in page.find_all(True):
+        for name, value in tag.attrs.items():
+            value = " ".join(value) if isinstance(value, list) else str(value)
+            assert not name.startswith("on"), (where, str(tag)[:200])
+            assert not name.startswith("hx-on"), (where, str(tag)[:200])
+            assert not (name in EVIL_ATTRIBUTES and "evil" in value), (where, str(tag)[:200])
+            if name in {"href", "src", "action", "formaction", "data"}:
+                assert not value.strip().lower().startswith("javascript:"), (where, name, value)
+        assert tag.name not in {"iframe", "object", "embed"}, (where, str(tag)[:200])
+        if tag.name == "style":
+            raise AssertionError((where, str(tag)[:200]))
+        if tag.name == "link" and "stylesheet" in tag.get("rel", []) and "evil" in str(tag):
+            raise AssertionError((where, str(tag)))
+    assert "1337" not in html, where  # no template expression was evaluated
+
+
+def assert_not_500(response, what: str) -> None:
+    assert response.status_code < 500, (what, response.status_code)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_article_fields_take_any_payload(hostile_app, desk, name):
+    payload = PAYLOADS[name]
+    fields = {
+        "title": payload[:200],
+        "body": f"<p>正文 {payload}</p>",
+        "category": "栏目" + payload[:40].replace("/", "").replace("%", "").replace("?", ""),
+        "tags": "关键词 " + payload[:60].replace("/", "").replace("%", "").replace("?", ""),
+        "source_note": payload[:500],
+        "status": "published",
+        "published_at": "",
+        "save": "保存",
+    }
+    for key in ("category", "tags"):
+        fields[key] = fields[key].replace("#", "").replace("\\", "")
+    response = post_form(desk, "/admin/articles/new", **fields)
+    assert_not_500(response, name)
+    if response.status_code != 302:
+        assert response.status_code == 422, (name, response.status_code)
+        assert_inert(response.get_data(as_text=True), f"{name}: refused form")
+        return
+    article_id = int(response.headers["Location"].split("/")[-2])
+    pages = [response.headers["Location"], "/admin/", f"/articles/{article_id}", "/", "/sitemap"]
+    with hostile_app.app_context():
+        article = db.session.get(Article, article_id)
+        pages += [f"/tags/{quote(tag.name)}" for tag in article.tags]
+        pages.append(f"/categories/{quote(article.category.slug)}")
+        assert article.title == payload[:200].strip()
+    pages += [f"/articles/{article_id}/related", "/feed.xml"]
+    visitor = hostile_app.test_client()
+    for url in pages:
+        client = desk if url.startswith("/admin") else visitor
+        page = client.get(url)
+        assert_not_500(page, f"{name} {url}")
+        if url != "/feed.xml":
+            assert_inert(page.get_data(as_text=True), f"{name} {url}")
+    article_page = visitor.get(f"/articles/{article_id}").get_data(as_text=True)
+    # The title is shown as text: the payload's characters, escaped, not dropped.
+    if name in {"script", "img-onerror"}:
+        assert "&lt;" in article_page
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_settings_and_masked_words_take_any_payload(hostile_app, desk, name):
+    payload = PAYLOADS[name]
+    response = post_form(
+        desk,
+        "/admin/settings",
+        site_name=("站" + payload)[:100],
+        hotline=payload[:64],
+        disclaimer=payload[:500],
+        footer_links=f"{payload[:50].replace('|', '')} | /pages/about",
+        keyword_links=payload[:200],
+        icp=payload[:64],
+    )
+    assert_not_500(response, f"settings {name}")
+    assert response.status_code in {302, 422}, (name, response.status_code)
+    word = post_form(desk, "/admin/words", word=payload[:64])
+    assert_not_500(word, f"word {name}")
+    assert word.status_code in {302, 422}
+    visitor = hostile_app.test_client()
+    for url in ("/", "/pages/about", "/sitemap", "/search?q=x"):
+        page = visitor.get(url)
+        assert_not_500(page, f"{name} {url}")
+        assert_inert(page.get_data(as_text=True), f"{name} {url}")
+    for url in ("/admin/settings", "/admin/words"):
+        assert_inert(desk.get(url).get_data(as_text=True), f"{name} {url}")
+
+
+def test_a_masked_word_payload_masks_and_stays_text(hostile_app, desk):
+    assert post_form(desk, "/admin/words", word="<b>坏词</b>").status_code == 302
+    with hostile_app.app_context():
+        assert db.session.scalar(select(MaskedWord.word)) == "<b>坏词</b>"
+    assert_inert(desk.get("/admin/words").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_search_box_takes_any_payload(hostile_app, name):
+    client = hostile_app.test_client()
+    q = quote(PAYLOADS[name])
+    for headers in ({}, {"HX-Request": "true"}):
+        for url in (f"/search?q={q}", f"/search?q={q}&page=2", f"/search?q={q}&sort={q}"):
+            response = client.get(url, headers=headers)
+            assert_not_500(response, f"{name} {url}")
+            assert response.status_code in {200, 400, 404, 503}, (url, response.status_code)
+            assert_inert(response.get_data(as_text=True), f"{name} {url}")
+
+
+def test_hx_attributes_in_bodies_are_stripped(hostile_app, desk):
+    body = (
+        '<p hx-get="/evil" hx-trigger="load" data-hx-get="/evil" hx-on:click="alert(1)">'
+        'text</p><a href="/x" hx-boost="true" hx-post="/evil">link</a>'
+    )
+    response = post_form(
+        desk, "/admin/articles/new", title="hx", body=body, category="栏目", tags="",
+        source_note="", status="published", published_at="", save="保存",
+    )  # fmt: skip
+    assert response.status_code == 302
+    article_id = int(response.headers["Location"].split("/")[-2])
+    with hostile_app.app_context():
+        stored = db.session.get(Article, article_id).body
+    assert "hx-" not in stored and "/evil" not in stored
+    assert_inert(hostile_app.test_client().get(f"/articles/{article_id}").get_data(as_text=True))
+
+
+def _raw_post(client, url: str, body: bytes):
+    return client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+
+
+def test_invalid_utf8_and_control_bytes_in_forms_and_queries(hostile_app, desk):
+    token_page = desk.get("/admin/articles/new").get_data(as_text=True)
+    token = token_page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    bodies = [
+        b"title=%FF%FE%FD&body=%C0%AF&category=%ED%A0%80&status=published&save=1",
+        b"title=\xff\xfe\xc0\xaf&body=\x80\x81&category=x&status=draft&save=1",
+        b"title=a%01%02%1b%7f&body=%E2%80%AE&category=x&status=draft&save=1",
+        b"title=%00&body=x&category=x&status=draft&save=1",
+        b"title=" + b"%" * 100 + b"&category=%&status=draft&save=1",
+    ]
+    for body in bodies:
+        response = _raw_post(desk, "/admin/articles/new", body + b"&csrf_token=" + token.encode())
+        assert_not_500(response, body[:40])
+        assert response.status_code in {302, 400, 422}, (body[:40], response.status_code)
+        assert_inert(response.get_data(as_text=True), str(body[:40]))
+    visitor = hostile_app.test_client()
+    for query in ("%FF%FE", "%C0%AF", "%ED%A0%80", "%01%02%1b", "%E2%80%AE%E2%80%8B", "%00"):
+        for url in (f"/search?q={query}", f"/?page={query}", f"/admin/login?next={query}"):
+            response = visitor.get(url)
+            assert_not_500(response, url)
+            assert response.status_code in {200, 302, 400, 404, 503}, (url, response.status_code)
+    login = _raw_post(visitor, "/admin/login", b"username=\xff\xfe&password=\xc0\xaf")
+    assert login.status_code in {400, 422}
+
+
+@pytest.mark.parametrize("url", ["/admin/articles/new", "/admin/login", "/admin/settings"])
+def test_a_10_mb_form_gets_a_styled_413(desk, url):
+    big = b"title=x&body=" + b"a" * (10 * 1024 * 1024)
+    response = _raw_post(desk, url, big)
+    assert response.status_code == 413
+    text = response.get_data(as_text=True)
+    assert "提交的内容太大" in text and "<html" in text.lower()
+    assert "Content-Security-Policy" in response.headers
