@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-postgres scan lint format bench clean
+.PHONY: run test test-postgres scan lint format bench load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench: $(VENV)/.installed-bench
 	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk \
 		|| echo "wrk unavailable: the HTTP figures use the Python load generator"
 	$(BIN)/python -m bench
+
+# Bounded load run on 127.0.0.1: 64 connections for 30 s against 4 gunicorn workers while an
+# admin saves, clears and restores; fails on any 5xx, connection error or lost save.
+load: $(VENV)/.installed
+	$(BIN)/python -m bench.load --connections 64 --seconds 30 --workers 4
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
