@@ -94,6 +94,7 @@ class SearchState:
         try:
             return self._follow(bind if bind is not None else db.engine)
         except Exception:
+            self._checked = 0.0  # the next search tries again
             log.exception("could not apply the index change log; will retry")
             return 0
 
@@ -106,22 +107,33 @@ class SearchState:
         if where is None:
             return 0  # nothing to follow yet: `flask reindex` builds the index first
         with Session(bind) as session:
-            top = session.scalar(select(func.max(IndexChange.id))) or 0
-        self._checked = time.monotonic()
+            # One round trip: the newest entry, and how far the log has been pruned.
+            top, horizon = session.execute(
+                select(
+                    select(func.max(IndexChange.id)).scalar_subquery(),
+                    select(IndexHost.applied_id)
+                    .where(IndexHost.name == PRUNED_MARK)
+                    .scalar_subquery(),
+                )
+            ).one()
+        top, horizon = top or 0, horizon or 0
         last = index.read_applied(where)
-        if top <= last:
+        if max(top, horizon) <= last:
+            self._checked = time.monotonic()  # up to date (a failed catch-up is not)
             self._housekeeping(bind, last)
             return 0
         applied = 0
         with index.follow_lock(where):
             last = index.read_applied(where)  # another process may have applied them meanwhile
-            while top > last:
+            while max(top, horizon) > last:
                 with Session(bind) as session:
-                    horizon = session.get(IndexHost, PRUNED_MARK)
-                    if horizon is not None and last < horizon.applied_id:
+                    mark = session.get(IndexHost, PRUNED_MARK)
+                    horizon = mark.applied_id if mark is not None else 0
+                    if last < horizon:
+                        # Entries this index never applied are gone: read every article again.
                         log.warning("index %s missed pruned log entries: resynchronising", where)
                         self._resync(where, bind)
-                        last = max(top, horizon.applied_id)
+                        last = max(top, horizon)
                         index.write_applied(where, last)
                         break
                     rows = session.execute(
@@ -131,7 +143,7 @@ class SearchState:
                         .limit(FOLLOW_BATCH)
                     ).all()
                 if not rows:
-                    last = top  # pruned in the meantime, or rolled-back ids: nothing to apply
+                    last = max(top, last)  # pruned meanwhile, or rolled-back ids: nothing left
                 else:
                     pending = sync.Pending(articles={row.article_id for row in rows})
                     if self._needs_write(pending, bind):
@@ -139,6 +151,7 @@ class SearchState:
                     last = rows[-1].id
                     applied += len(rows)
                 index.write_applied(where, last)
+        self._checked = time.monotonic()
         self._reported = 0.0  # progress: tell the others
         self._housekeeping(bind, last)
         return applied

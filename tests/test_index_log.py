@@ -1,0 +1,131 @@
+"""The search outbox: index_changes rows written with each searchable commit, an index that
+records the last id it applied, catching up after failures, pruning and resynchronising."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from microsite import search
+from microsite.extensions import db
+from microsite.models import DRAFT, PRUNED_MARK, IndexChange, IndexHost
+from microsite.search import index
+from microsite.text import local_now
+
+from .search_helpers import add_article, hit_ids, results
+
+pytest_plugins = ["tests.search_fixtures"]
+
+
+def logged() -> list[int]:
+    """The article ids in the change log, in id order."""
+    return list(db.session.scalars(select(IndexChange.article_id).order_by(IndexChange.id)))
+
+
+def top() -> int:
+    return db.session.scalar(select(func.max(IndexChange.id))) or 0
+
+
+def applied() -> int:
+    return index.read_applied(index.live_dir(search.state().home))
+
+
+def test_searchable_changes_are_logged_in_their_own_transaction(app):
+    article = add_article("日志一", "<p>正文</p>")
+    assert logged() == [article.id]
+    article.view_count += 1  # not something the index holds
+    db.session.commit()
+    assert logged() == [article.id]
+    article.title = "日志一改"
+    db.session.commit()
+    assert logged() == [article.id, article.id]
+    article.title = "回滚的修改"
+    db.session.flush()
+    db.session.rollback()  # the change and its log row go together
+    assert logged() == [article.id, article.id]
+    draft = add_article("草稿", "<p>草稿</p>", status=DRAFT)  # drafts too: it may have been live
+    assert logged()[-1] == draft.id
+    db.session.delete(draft)
+    db.session.commit()
+    assert logged()[-1] == draft.id
+
+
+def test_renaming_a_category_logs_each_of_its_articles(indexed):
+    before = top()
+    indexed.category.name = "新栏目名"
+    db.session.commit()
+    renamed = set(db.session.scalars(select(IndexChange.article_id).where(IndexChange.id > before)))
+    assert indexed.id in renamed and len(renamed) > 1
+
+
+def test_rebuild_records_the_log_position_and_commits_advance_it(indexed):
+    assert applied() >= top() and applied() > 0  # applied entries may be pruned already
+    add_article("推进位置", "<p>推进 zx1</p>")
+    assert applied() == top() > 0
+
+
+def test_a_failed_index_write_is_retried_from_the_log(client, indexed, monkeypatch):
+    real = index.apply
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(index, "apply", broken)
+    article = add_article("写索引失败", "<p>失败后重试 qx7</p>")  # saved all the same
+    assert calls and applied() < top()
+    monkeypatch.setattr(index, "apply", real)
+    assert hit_ids(results(client, "qx7")) == [article.id]  # the search caught up first
+    assert applied() == top()
+
+
+def test_prune_keeps_what_a_known_host_has_not_applied(indexed):
+    state = search.state()
+    first = add_article("两台主机都已读", "<p>x</p>")
+    seen_by_both = top()
+    second = add_article("另一主机未读", "<p>x</p>")
+    db.session.add(IndexHost(name="other:/index", applied_id=seen_by_both, seen_at=local_now()))
+    db.session.commit()
+    state._report(db.engine, applied())
+    state.prune()
+    assert first.id not in logged() and logged() == [second.id]
+    db.session.query(IndexHost).filter_by(name="other:/index").update({"applied_id": top()})
+    db.session.commit()
+    assert state.prune() == 1
+    assert logged() == []
+    assert db.session.get(IndexHost, PRUNED_MARK).applied_id == applied()
+
+
+def test_retention_prunes_old_entries_and_forgets_silent_hosts(indexed):
+    stale = local_now() - timedelta(hours=25)
+    old = add_article("很久以前", "<p>x</p>")
+    db.session.execute(IndexChange.__table__.update().values(created_at=stale))
+    db.session.add(IndexHost(name="gone:/index", applied_id=0, seen_at=stale))
+    db.session.add(IndexHost(name="slow:/index", applied_id=0, seen_at=local_now()))
+    db.session.commit()
+    fresh = add_article("保留期内", "<p>x</p>")
+    search.state().prune()
+    # The slow host still counts, so only the expired entries went.
+    assert old.id not in logged() and logged() == [fresh.id]
+    assert db.session.get(IndexHost, "gone:/index") is None
+    assert db.session.get(IndexHost, "slow:/index") is not None
+
+
+def test_an_index_behind_the_pruned_log_resynchronises(client, indexed, monkeypatch):
+    state = search.state()
+    monkeypatch.setattr(state, "follow", lambda bind=None: 0)  # this host is down meanwhile
+    missed = add_article("错过的文章", "<p>错过 mz3</p>")
+    indexed.status = "cleared"
+    db.session.commit()
+    state.retention = timedelta(0)
+    db.session.execute(IndexChange.__table__.update().values(created_at=local_now() - timedelta(1)))
+    db.session.commit()
+    state.prune()
+    assert logged() == []
+    monkeypatch.undo()  # back up, later than the last check a search would trust
+    state._checked = 0.0
+    assert hit_ids(results(client, "mz3")) == [missed.id]
+    assert hit_ids(results(client, "网格员")) == []
+    assert applied() >= db.session.get(IndexHost, PRUNED_MARK).applied_id
