@@ -1,0 +1,326 @@
+"""Several web hosts on one database (issue 9's "done when"): each host keeps its own search
+index and follows the change log, so what one host publishes or clears shows on every other;
+a host killed and restarted catches up; with Redis, hosts share the sign-in throttle.
+
+Runs on the SQLite file under `make test` and on PostgreSQL under `make test-postgres`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from flask import Flask
+from sqlalchemy import func, select
+
+from microsite import create_app, search
+from microsite.extensions import db
+from microsite.models import IndexChange, User
+from microsite.search import index
+
+from .conftest import ADMIN_PASSWORD, make_app
+
+ROOT = Path(__file__).resolve().parent.parent
+# A host in its own process: a new host builds its index from the database, then follows.
+SERVE = """
+import json, os
+from werkzeug.serving import make_server
+from microsite import create_app, search
+app = create_app(json.loads(os.environ["MICROSITE_HOST_CONFIG"]))
+with app.app_context():
+    if search.status()["status"] == "missing":
+        search.rebuild()
+server = make_server("127.0.0.1", 0, app, threaded=True)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+FOLLOW_SECONDS = 0.2
+
+
+def host_config(tmp_path: Path, name: str, database: str, **overrides) -> dict:
+    return {
+        "SECRET_KEY": "test-secret",  # shared: a session cookie from one host works on all
+        "INSTANCE_PATH": str(tmp_path / name / "instance"),
+        "SQLALCHEMY_DATABASE_URI": database,
+        "SEARCH_INDEX_DIR": str(tmp_path / name / "index"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "WTF_CSRF_ENABLED": False,
+        "INDEX_FOLLOW_SECONDS": FOLLOW_SECONDS,
+        **overrides,
+    }
+
+
+class Host:
+    """The app served by a child process; kill() is a SIGKILL, start() comes back."""
+
+    def __init__(self, config: dict, log: Path) -> None:
+        self.config, self.log = config, log
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+        self.cookies: dict[str, str] = {}
+
+    def start(self) -> Host:
+        env = {**os.environ, "MICROSITE_HOST_CONFIG": json.dumps(self.config)}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", SERVE],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        line = self.process.stdout.readline().strip()
+        assert line.isdigit(), f"host did not start: {self.log.read_text()[-2000:]}"
+        self.url = f"http://127.0.0.1:{line}"
+        return self
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
+
+    def request(self, path: str, form: dict | None = None) -> tuple[int, str]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(self.url + path, data=data)
+        if self.cookies:
+            request.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def hits(self, q: str) -> list[int]:
+        status, body = self.request("/search?" + urllib.parse.urlencode({"q": q}))
+        assert status == 200, status
+        return hit_ids(body)
+
+    @property
+    def live_index(self) -> Path | None:
+        return index.live_dir(Path(self.config["SEARCH_INDEX_DIR"]))
+
+
+def hit_ids(html: str) -> list[int]:
+    links = BeautifulSoup(html, "html.parser").select(".search-hit .search-hit__title a")
+    return [int(a["href"].rsplit("/", 1)[1]) for a in links]
+
+
+def in_app(app: Flask, work):
+    with app.app_context():
+        try:
+            return work()
+        finally:
+            db.session.remove()
+
+
+def newest_change(app: Flask) -> int:
+    return in_app(app, lambda: db.session.scalar(select(func.max(IndexChange.id))) or 0)
+
+
+def wait_until(condition, seconds: float) -> float:
+    """Seconds it took condition() to hold; fails the test past `seconds`."""
+    began = time.monotonic()
+    while not condition():
+        assert time.monotonic() - began < seconds, f"not within {seconds} s"
+        time.sleep(0.02)
+    return time.monotonic() - began
+
+
+def publish(client, title: str, body: str) -> int:
+    form = {"title": title, "body": body, "category": "多主机", "tags": "", "status": "published"}
+    response = client.post("/admin/articles/new", data=form)
+    assert response.status_code == 302, response.status_code
+    return int(response.headers["Location"].split("/articles/")[1].split("/")[0])
+
+
+@pytest.fixture
+def hosts(tmp_path):
+    """Host A (the usual test app) and host B (a second app, its own index) on one database,
+    both in this process with an editor signed in; child-process hosts are killed at the end."""
+    (tmp_path / "a").mkdir()
+    a = make_app(tmp_path / "a")
+    a.config.update(WTF_CSRF_ENABLED=False, INDEX_FOLLOW_SECONDS=FOLLOW_SECONDS)
+    database = a.config["SQLALCHEMY_DATABASE_URI"]
+    b = create_app({"TESTING": True, **host_config(tmp_path, "b", database)})
+
+    def setup():
+        user = User(username="editor", display_name="编辑部")
+        user.set_password(ADMIN_PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        search.rebuild()
+
+    in_app(a, setup)
+    in_app(b, search.rebuild)  # a new host: built from the database, then following the log
+    clients = []
+    for app in (a, b):
+        client = app.test_client()
+        form = {"username": "editor", "password": ADMIN_PASSWORD}
+        assert client.post("/admin/login", data=form).status_code == 302
+        clients.append(client)
+    children: list[Host] = []
+    yield a, b, clients, children, database
+    for child in children:
+        child.kill()
+    for app in (a, b):
+        app.extensions["microsite.search"].stop_timer()
+    in_app(b, lambda: db.engine.dispose())
+
+
+def test_published_on_one_host_is_found_on_the_other_and_cleared_everywhere(hosts):
+    a, b, (on_a, on_b), _, _ = hosts
+    on_b.get("/healthz")  # B's first request starts its follower
+    article = publish(on_a, "多主机发表", "<p>在甲主机发表 hq9 的文章</p>")
+    top = newest_change(a)
+    b_home = Path(b.config["SEARCH_INDEX_DIR"])
+    # B's timer applies the entry without any search asking for it...
+    took = wait_until(lambda: index.read_applied(index.live_dir(b_home)) >= top, 1.0)
+    print(f"B's timer applied A's change after {took:.3f} s")
+    # ...and B's search finds it (a search would catch up by itself as well).
+    assert hit_ids(on_b.get("/search?q=hq9").get_data(as_text=True)) == [article]
+
+    # Cleared through B: gone from A's index, not just filtered out of A's results.
+    assert on_b.post(f"/admin/articles/{article}/clear").status_code == 302
+    assert hit_ids(on_a.get("/search?q=hq9").get_data(as_text=True)) == []
+    indexed = in_app(
+        a,
+        lambda: search.state().searcher.run(
+            lambda s: s.document_number(id=str(article)), follow=False
+        ),
+    )
+    assert indexed is None
+
+
+def test_a_host_that_searches_first_catches_up_before_answering(hosts):
+    a, b, (on_a, on_b), _, _ = hosts
+    b.extensions["microsite.search"].stop_timer()  # no timer: only the search itself
+    article = publish(on_a, "先追上再回答", "<p>先追上再回答 kv4</p>")
+    began = time.monotonic()
+    assert hit_ids(on_b.get("/search?q=kv4").get_data(as_text=True)) == [article]
+    assert time.monotonic() - began < 1.0
+
+
+def test_a_killed_host_catches_up_when_restarted(hosts, tmp_path):
+    a, b, (on_a, on_b), children, database = hosts
+    first = publish(on_a, "重启之前", "<p>重启之前 pr1</p>")
+    c = Host(host_config(tmp_path, "c", database), tmp_path / "c.log").start()
+    children.append(c)
+    assert c.hits("pr1") == [first]  # built its index at start, from the database
+
+    c.kill()
+    second = publish(on_a, "宕机期间发表", "<p>宕机期间发表 pr2</p>")
+    assert on_b.post(f"/admin/articles/{first}/clear").status_code == 302
+    top = newest_change(a)
+    assert index.read_applied(c.live_index) < top
+
+    c.start()  # the same index directory: no rebuild, it follows the log from where it was
+    assert c.request("/healthz")[0] == 200  # a first request starts its follower
+    took = wait_until(lambda: index.read_applied(c.live_index) >= top, 2.0)
+    print(f"restarted host applied what it missed {took:.3f} s after its first request")
+    health = json.loads(c.request("/healthz")[1])
+    assert health["search"]["in_sync"] is True
+    assert c.hits("pr2") == [second]
+    assert c.hits("pr1") == []
+
+
+# --- shared sign-in throttle -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def redis_uri(tmp_path):
+    """A throwaway redis-server on a spare loopback port (Debian's `redis-server` package)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    pytest.importorskip("redis", reason="the redis extra is not installed: pip install .[redis]")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def answers() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    return s.recv(16).startswith(b"+PONG")
+            except OSError:
+                return False
+
+        wait_until(answers, 10.0)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def two_hosts(tmp_path, storage: str) -> tuple[Host, Host]:
+    app = make_app(tmp_path)
+    with app.app_context():
+        user = User(username="editor", display_name="编辑部")
+        user.set_password(ADMIN_PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        db.session.remove()
+    database = app.config["SQLALCHEMY_DATABASE_URI"]
+    made = []
+    for name in ("x", "y"):
+        config = host_config(tmp_path, name, database, RATELIMIT_STORAGE_URI=storage)
+        made.append(Host(config, tmp_path / f"{name}.log"))
+    return made[0], made[1]
+
+
+def wrong_password(host: Host) -> int:
+    return host.request("/admin/login", {"username": "editor", "password": "wrong"})[0]
+
+
+def test_with_redis_two_hosts_share_the_sign_in_throttle(tmp_path, redis_uri):
+    x, y = two_hosts(tmp_path, redis_uri)
+    try:
+        x.start()
+        y.start()
+        assert [wrong_password(x) for _ in range(3)] == [422] * 3
+        assert [wrong_password(y) for _ in range(2)] == [422] * 2
+        assert wrong_password(x) == 429  # the sixth failure, counted across both hosts
+        assert wrong_password(y) == 429
+    finally:
+        x.kill()
+        y.kill()
+
+
+def test_in_memory_each_host_counts_alone(tmp_path):
+    """Why Redis: with the default memory:// store a host only sees its own failures."""
+    x, y = two_hosts(tmp_path, "memory://")
+    try:
+        x.start()
+        y.start()
+        assert [wrong_password(x) for _ in range(5)] == [422] * 5
+        assert wrong_password(y) == 422
+        assert wrong_password(x) == 429
+    finally:
+        x.kill()
+        y.kill()
