@@ -11,11 +11,11 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 
-from ... import admin_jobs, listings
+from ... import admin_jobs, listings, search
 from ...auth import ADMIN
 from ...extensions import db
 from ...forms import ArticleForm, split_keywords
-from ...models import CLEARED, PUBLISHED, STATUSES, Article, Category, Tag
+from ...models import CLEARED, PUBLISHED, STATUSES, Article, Category, IndexChange, Tag
 from ...rendering import render_fragment_or_page
 from ...sanitize import clean_html, strips_markup
 from ...site import site_settings
@@ -153,7 +153,25 @@ def _editor(form: ArticleForm, article: Article | None, status: int = 200, **con
     return render_template("admin/edit.html", **context), status
 
 
+def _index_behind(article: Article) -> bool:
+    """True when this host's search index exists but has not taken this article's latest
+    change (its write failed: disk full, index not writable). The article itself is saved."""
+    where = search.index.live_dir(search.state().home)
+    if where is None:
+        return False  # no index yet: search says so itself, and `flask reindex` builds it
+    change = db.session.scalar(
+        select(func.max(IndexChange.id)).where(IndexChange.article_id == article.id)
+    )
+    return change is not None and search.index.read_applied(where) < change
+
+
 def _saved(form: ArticleForm, article: Article):
+    if _index_behind(article):
+        flash(
+            "文章已保存，但搜索索引暂时无法更新（磁盘已满或索引目录不可写），搜索结果里暂时还是旧内容。"
+            "索引恢复可写后，下一次保存或搜索会自动补上；也可以在后台重建索引。",
+            "warning",
+        )
     if strips_markup(form.body.data):
         flash("正文中不允许的标签或属性已被移除，请检查保存后的正文。", "warning")
     flash(f"《{article.title}》已保存（{STATUS_LABELS[article.status]}）。")
