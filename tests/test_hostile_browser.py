@@ -1,0 +1,144 @@
+"""The hostile-input payloads rendered in a real Chromium: no dialog opens, no injected htmx
+request leaves the page, no inline script or handler even reaches CSP, on the public pages,
+the search box (typed, through htmx) and the admin desk."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit
+
+import pytest
+from playwright.sync_api import Page
+
+from microsite import search
+from microsite.extensions import db
+from microsite.models import PUBLISHED, Article, Category, MaskedWord, Tag
+from microsite.sanitize import clean_html
+from microsite.site import save_settings
+from microsite.text import local_now
+from tests.conftest import ADMIN_PASSWORD
+from tests.test_admin_helpers import make_user
+from tests.test_hostile_admin import PAYLOADS
+
+pytestmark = pytest.mark.browser
+
+LIVE = ["script", "img-onerror", "svg-onload", "attr-break", "hx-get", "hx-on", "js-url", "iframe"]
+WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(e.violatedDirective + " " + (e.sample || ""));
+});
+"""
+INJECTED = (
+    "[onerror], [onload], [onfocus], [onclick], [hx-get='/evil'], [hx-target='body'],"
+    " iframe, object, script:not([src]):not([type='application/ld+json'])"
+)
+
+
+@pytest.fixture
+def hostile_site(live_app, live_server):
+    """The live site with every payload stored where readers and admins will see it."""
+    with live_app.app_context():
+        make_user()
+        ids = []
+        category = Category(name="栏目<b>x</b>", slug="hostile")
+        for name in LIVE:
+            payload = PAYLOADS[name]
+            tag = Tag(name=f"{name}{payload}"[:60].replace("/", ""))
+            article = Article(
+                title=payload[:200],
+                body=clean_html(f"<p>正文 {payload}</p>"),
+                source_note=payload,
+                status=PUBLISHED,
+                published_at=local_now(),
+                category=category,
+                tags=[tag],
+            )
+            db.session.add(article)
+            db.session.flush()
+            ids.append(article.id)
+        db.session.add(MaskedWord(word="<img src=x onerror=alert(9)>"))
+        save_settings(
+            site_name='站"><script>alert(5)</script>',
+            hotline="<img src=x onerror=alert(6)>",
+            disclaimer="<svg/onload=alert(7)>",
+            footer_links=[{"label": "<b onclick=alert(8)>l</b>", "href": "/pages/about"}],
+            keyword_links=["<script>alert(10)</script>"],
+            icp='" autofocus onfocus="alert(11)',
+        )
+        db.session.commit()
+        search.rebuild()
+        db.session.remove()
+    return live_server.url, ids
+
+
+def _watch(page: Page) -> dict:
+    seen = {"dialogs": [], "evil": [], "errors": []}
+
+    def on_dialog(dialog) -> None:
+        seen["dialogs"].append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+
+    def on_request(request) -> None:
+        parts = urlsplit(request.url)
+        if parts.path == "/evil" or parts.hostname == "evil":
+            seen["evil"].append(request.url)
+
+    page.on("request", on_request)
+    page.on("pageerror", lambda error: seen["errors"].append(str(error)))
+    page.add_init_script(WATCH)
+    return seen
+
+
+def _check(page: Page, seen: dict, where: str) -> None:
+    page.wait_for_timeout(150)  # give load triggers and autofocus a moment to fire
+    assert not seen["dialogs"], (where, seen["dialogs"])
+    assert not seen["evil"], (where, seen["evil"])
+    assert not seen["errors"], (where, seen["errors"])
+    injected = page.eval_on_selector_all(INJECTED, "els => els.map(e => e.outerHTML)")
+    assert not injected, (where, injected[:3])
+    assert page.evaluate("window.__csp") == [], where
+
+
+def test_stored_and_reflected_payloads_never_run(page: Page, hostile_site):
+    base, ids = hostile_site
+    seen = _watch(page)
+    urls = ["/", "/sitemap", "/categories/hostile", "/top"]
+    urls += [f"/articles/{article_id}" for article_id in ids]
+    urls += [f"/articles/{ids[0]}/related?page=1"]
+    urls += ["/search?q=" + quote(PAYLOADS[name]) for name in LIVE]
+    for url in urls:
+        page.goto(base + url)
+        _check(page, seen, url)
+    # Active search: typed into the box, answered through htmx and swapped into the page.
+    page.goto(base + "/")
+    box = page.locator("input[type=search]").first
+    for name in ("script", "hx-get", "attr-break"):
+        box.fill(PAYLOADS[name])
+        page.wait_for_timeout(600)
+        _check(page, seen, f"typed {name}")
+    # Click-to-load on the home page pulls more rows through htmx.
+    more = page.locator("text=加载更多").first
+    if more.count():
+        more.click()
+        page.wait_for_timeout(300)
+        _check(page, seen, "加载更多")
+
+
+def test_the_admin_desk_shows_payloads_as_text(page: Page, hostile_site):
+    base, ids = hostile_site
+    seen = _watch(page)
+    page.goto(f"{base}/admin/login")
+    page.get_by_role("textbox", name="用户名", exact=True).fill("editor")
+    page.get_by_label("密码", exact=True).fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base}/admin/")
+    for url in ["/admin/", "/admin/settings", "/admin/words"] + [
+        f"/admin/articles/{article_id}/edit" for article_id in ids
+    ]:
+        page.goto(base + url)
+        _check(page, seen, url)
+    # The edit form keeps the title as typed text, characters and all.
+    page.goto(f"{base}/admin/articles/{ids[0]}/edit")
+    assert page.locator("input[name=title]").input_value() == PAYLOADS[LIVE[0]]
