@@ -85,8 +85,12 @@ def assert_not_500(response, what: str) -> None:
     assert "Traceback" not in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("name", sorted(PAYLOADS))
-def test_article_fields_take_any_payload(hostile_app, desk, name):
+def test_article_fields_take_any_payload(hostile_app, desk):
+    for name in sorted(PAYLOADS):
+        _article_with(hostile_app, desk, name)
+
+
+def _article_with(hostile_app, desk, name: str) -> None:
     payload = PAYLOADS[name]
     fields = {
         "title": payload[:200],
@@ -127,8 +131,12 @@ def test_article_fields_take_any_payload(hostile_app, desk, name):
         assert "&lt;" in article_page
 
 
-@pytest.mark.parametrize("name", sorted(PAYLOADS))
-def test_settings_and_masked_words_take_any_payload(hostile_app, desk, name):
+def test_settings_and_masked_words_take_any_payload(hostile_app, desk):
+    for name in sorted(PAYLOADS):
+        _settings_with(hostile_app, desk, name)
+
+
+def _settings_with(hostile_app, desk, name: str) -> None:
     payload = PAYLOADS[name]
     response = post_form(
         desk,
@@ -161,9 +169,13 @@ def test_a_masked_word_payload_masks_and_stays_text(hostile_app, desk):
     assert_inert(desk.get("/admin/words").get_data(as_text=True))
 
 
-@pytest.mark.parametrize("name", sorted(PAYLOADS))
-def test_search_box_takes_any_payload(hostile_app, name):
+def test_search_box_takes_any_payload(hostile_app):
     client = hostile_app.test_client()
+    for name in sorted(PAYLOADS):
+        _search_with(client, name)
+
+
+def _search_with(client, name: str) -> None:
     q = quote(PAYLOADS[name])
     for headers in ({}, {"HX-Request": "true"}):
         for url in (f"/search?q={q}", f"/search?q={q}&page=2", f"/search?q={q}&sort={q}"):
@@ -219,11 +231,11 @@ def test_invalid_utf8_and_control_bytes_in_forms_and_queries(hostile_app, desk):
     assert login.status_code in {400, 422}
 
 
-@pytest.mark.parametrize("url", ["/admin/articles/new", "/admin/login", "/admin/settings"])
-def test_a_10_mb_form_gets_a_styled_413(desk, url):
+def test_a_10_mb_form_gets_a_styled_413(desk):
     big = b"title=x&body=" + b"a" * (10 * 1024 * 1024)
-    response = _raw_post(desk, url, big)
-    assert response.status_code == 413
-    text = response.get_data(as_text=True)
-    assert "提交的内容太大" in text and "<html" in text.lower()
-    assert "Content-Security-Policy" in response.headers
+    for url in ("/admin/articles/new", "/admin/login", "/admin/settings", "/admin/words"):
+        response = _raw_post(desk, url, big)
+        assert response.status_code == 413, url
+        text = response.get_data(as_text=True)
+        assert "提交的内容太大" in text and "<html" in text.lower(), url
+        assert "Content-Security-Policy" in response.headers
