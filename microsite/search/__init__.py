@@ -60,12 +60,14 @@ CATCH_UP_MARGIN = timedelta(seconds=2)
 AUTO_PROCS_FROM = 2000
 # Change-log entries applied per index commit while catching up.
 FOLLOW_BATCH = 1000
-# A search checks the log at most this often (seconds): one `SELECT max(id)`.
-CHECK_EVERY = 0.05
+# A search first checks the log (one `SELECT max(id)`) unless this host confirmed being up to
+# date less than CHECK_EVERY seconds ago; 0: every search, so none answers from behind the log.
+CHECK_EVERY = 0.0
 # This host's progress is written to index_hosts at most this often; pruning runs at most
 # this often per process.
 REPORT_EVERY = 10.0
 PRUNE_EVERY = 300.0
+PRUNE_MIN_AGE = timedelta(minutes=10)
 
 
 class SearchState:
@@ -99,7 +101,7 @@ class SearchState:
             return 0
 
     def _before_search(self) -> None:
-        if time.monotonic() - self._checked >= CHECK_EVERY:
+        if not CHECK_EVERY or time.monotonic() - self._checked >= CHECK_EVERY:
             self.follow()
 
     def _follow(self, bind) -> int:
@@ -127,21 +129,23 @@ class SearchState:
             last = index.read_applied(where)  # another process may have applied them meanwhile
             while max(top, horizon) > last:
                 with Session(bind) as session:
-                    mark = session.get(IndexHost, PRUNED_MARK)
-                    horizon = mark.applied_id if mark is not None else 0
-                    if last < horizon:
-                        # Entries this index never applied are gone: read every article again.
-                        log.warning("index %s missed pruned log entries: resynchronising", where)
-                        self._resync(where, bind)
-                        last = max(top, horizon)
-                        index.write_applied(where, last)
-                        break
                     rows = session.execute(
                         select(IndexChange.id, IndexChange.article_id)
                         .where(IndexChange.id > last)
                         .order_by(IndexChange.id)
                         .limit(FOLLOW_BATCH)
                     ).all()
+                    # Read after the rows: a prune deletes entries and raises the mark in one
+                    # transaction, so a mark still <= last means no entry we need was gone.
+                    mark = select(IndexHost.applied_id).where(IndexHost.name == PRUNED_MARK)
+                    horizon = session.scalar(mark) or 0
+                if last < horizon:
+                    # Entries this index never applied are gone: read every article again.
+                    log.warning("index %s missed pruned log entries: resynchronising", where)
+                    self._resync(where, bind)
+                    last = max(top, horizon)
+                    index.write_applied(where, last)
+                    break
                 if not rows:
                     last = max(top, last)  # pruned meanwhile, or rolled-back ids: nothing left
                 else:
@@ -197,17 +201,27 @@ class SearchState:
         with Session(bind) as session:
             session.execute(delete(IndexHost).where(hosts, IndexHost.seen_at < cutoff))
             everyone = session.scalar(select(func.min(IndexHost.applied_id)).where(hosts)) or 0
+            # Applied everywhere and a few minutes old: a host's index rebuilt meanwhile may
+            # start from an older position than the one its old index reported.
+            settled = select(func.max(IndexChange.id)).where(
+                IndexChange.id <= everyone, IndexChange.created_at < local_now() - PRUNE_MIN_AGE
+            )
             expired = select(func.max(IndexChange.id)).where(IndexChange.created_at < cutoff)
-            upto = max(everyone, session.scalar(expired) or 0)
-            mark = session.get(IndexHost, PRUNED_MARK)
-            if upto <= (mark.applied_id if mark else 0):
+            upto = max(session.scalar(settled) or 0, session.scalar(expired) or 0)
+            mark = session.scalar(select(IndexHost.applied_id).where(IndexHost.name == PRUNED_MARK))
+            if upto <= (mark or 0):
                 session.commit()
                 return 0
             deleted = session.execute(delete(IndexChange).where(IndexChange.id <= upto)).rowcount
+            values = {"applied_id": upto, "seen_at": local_now()}
             if mark is None:
-                session.add(IndexHost(name=PRUNED_MARK, applied_id=upto, seen_at=local_now()))
+                session.add(IndexHost(name=PRUNED_MARK, **values))
             else:
-                mark.applied_id, mark.seen_at = upto, local_now()
+                # Only upwards, whatever another process pruning at the same time wrote.
+                raise_mark = update(IndexHost).where(
+                    IndexHost.name == PRUNED_MARK, IndexHost.applied_id < upto
+                )
+                session.execute(raise_mark.values(**values))
             try:
                 session.commit()
             except IntegrityError:
