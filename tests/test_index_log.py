@@ -3,14 +3,16 @@ records the last id it applied, catching up after failures, pruning and resynchr
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from microsite import search
 from microsite.extensions import db
 from microsite.models import DRAFT, PRUNED_MARK, IndexChange, IndexHost
-from microsite.search import index
+from microsite.search import index, sync
 from microsite.text import local_now
 
 from .search_helpers import add_article, hit_ids, results
@@ -138,3 +140,27 @@ def test_entries_applied_everywhere_stay_a_few_minutes(indexed):
     search.state()._report(db.engine, applied())  # every known host has applied it
     search.state().prune()
     assert article.id in logged()  # a rebuilt index might still start before it
+
+
+def test_on_postgresql_log_writers_commit_one_after_another(app):
+    """Sequence ids are handed out in insert order, not commit order: the log's writers take
+    a transaction lock so that a host never reads id N+1 while N may still commit."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers by itself")
+    saved = threading.Event()
+
+    def save():
+        with app.app_context():
+            add_article("等锁", "<p>x</p>")
+            db.session.remove()
+        saved.set()
+
+    with db.engine.connect() as other_writer:
+        lock = text("SELECT pg_advisory_xact_lock(:key)")
+        other_writer.execute(lock, {"key": sync.OUTBOX_LOCK_KEY})
+        worker = threading.Thread(target=save)
+        worker.start()
+        assert not saved.wait(0.5)  # waits for the other transaction to end
+        other_writer.rollback()
+    worker.join(10)
+    assert saved.is_set()
