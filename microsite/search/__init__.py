@@ -242,6 +242,7 @@ class SearchState:
         self._timer_pid = os.getpid()
         if interval <= 0:
             return
+        self.follow()  # a worker that was idle since it forked answers its first request in sync
         thread = threading.Thread(
             target=_follow_forever,
             args=(weakref.ref(app), self, float(interval)),
