@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, has_request_context, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import db
@@ -31,6 +31,33 @@ DEFAULT_MESSAGES = {
 }
 
 
+# An oversized upload up to this size is read and dropped before the 413 is sent; past it the
+# connection is simply closed.
+DRAIN_LIMIT = 32 * 1024 * 1024
+DRAIN_CHUNK = 256 * 1024
+
+
+def _drain_upload() -> None:
+    """Read the rest of a refused request body. gunicorn closes the connection after the
+    response; unread bytes in the socket make the kernel reset it, and the client then sees a
+    broken connection instead of the 413 page (found by tests/test_hostile_admin.py)."""
+    length = request.content_length
+    if length is not None and length > DRAIN_LIMIT:
+        return
+    stream = request.environ.get("wsgi.input")
+    if stream is None:
+        return
+    drained = 0
+    try:
+        while drained < DRAIN_LIMIT:
+            chunk = stream.read(DRAIN_CHUNK)
+            if not chunk:
+                break
+            drained += len(chunk)
+    except OSError:
+        pass  # the client went away: nothing to answer
+
+
 def _message(error: HTTPException) -> str:
     described = error.description
     # Werkzeug's stock English descriptions are replaced; our own (Chinese) ones are kept.
@@ -41,6 +68,8 @@ def _message(error: HTTPException) -> str:
 
 def render_error(error: HTTPException):
     code = error.code or 500
+    if code == 413 and has_request_context():
+        _drain_upload()
     body = render_template(
         "errors/error.html", code=code, title=TITLES.get(code, "出错了"), message=_message(error)
     )

@@ -239,3 +239,23 @@ def test_a_10_mb_form_gets_a_styled_413(desk):
         text = response.get_data(as_text=True)
         assert "提交的内容太大" in text and "<html" in text.lower(), url
         assert "Content-Security-Policy" in response.headers
+
+
+def test_a_10_mb_upload_to_gunicorn_gets_the_413_page_not_a_reset(tmp_path):
+    """Through a real server: the client must be able to read the 413 page. Without draining
+    the body, gunicorn's close with unread bytes reset the connection (BrokenPipeError)."""
+    import http.client
+
+    from bench import load
+
+    body = b"username=x&password=" + b"a" * (10 * 1024 * 1024)
+    with load.serve(tmp_path, workers=1) as site:
+        for path in ("/admin/login", "/admin/articles/new"):
+            connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=30)
+            kind = {"Content-Type": "application/x-www-form-urlencoded"}
+            connection.request("POST", path, body=body, headers=kind)
+            response = connection.getresponse()
+            text = response.read().decode()
+            connection.close()
+            assert response.status == 413, path
+            assert "提交的内容太大" in text, path
