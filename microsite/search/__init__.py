@@ -70,6 +70,13 @@ PRUNE_EVERY = 300.0
 PRUNE_MIN_AGE = timedelta(minutes=10)
 
 
+# One round trip: the newest log entry, and how far the log has been pruned.
+LOG_POSITION = select(
+    select(func.max(IndexChange.id)).scalar_subquery(),
+    select(IndexHost.applied_id).where(IndexHost.name == PRUNED_MARK).scalar_subquery(),
+)
+
+
 class SearchState:
     """Per app and process: the index location, the searcher and ids waiting for a retry."""
 
@@ -108,16 +115,8 @@ class SearchState:
         where = index.live_dir(self.home)
         if where is None:
             return 0  # nothing to follow yet: `flask reindex` builds the index first
-        with Session(bind) as session:
-            # One round trip: the newest entry, and how far the log has been pruned.
-            top, horizon = session.execute(
-                select(
-                    select(func.max(IndexChange.id)).scalar_subquery(),
-                    select(IndexHost.applied_id)
-                    .where(IndexHost.name == PRUNED_MARK)
-                    .scalar_subquery(),
-                )
-            ).one()
+        with bind.connect() as connection:  # a bare connection: half the cost of a Session
+            top, horizon = connection.execute(LOG_POSITION).one()
         top, horizon = top or 0, horizon or 0
         last = index.read_applied(where)
         if max(top, horizon) <= last:
