@@ -155,7 +155,6 @@ class SearchState:
                     applied += len(rows)
                 index.write_applied(where, last)
         self._checked = time.monotonic()
-        self._reported = 0.0  # progress: tell the others
         self._housekeeping(bind, last)
         return applied
 
