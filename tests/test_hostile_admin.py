@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import pytest
 from bs4 import BeautifulSoup
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from microsite import search
@@ -259,3 +261,38 @@ def test_a_10_mb_upload_to_gunicorn_gets_the_413_page_not_a_reset(tmp_path):
             connection.close()
             assert response.status == 413, path
             assert "提交的内容太大" in text, path
+
+
+def test_next_payloads_are_escaped_and_never_followed(hostile_app):
+    for name, payload in sorted(PAYLOADS.items()):
+        client = hostile_app.test_client()
+        page = client.get("/admin/login?next=" + quote(payload))
+        assert_not_500(page, name)
+        assert_inert(page.get_data(as_text=True), f"next {name}")
+        response = sign_in(client, next=payload)
+        assert response.status_code == 302, name
+        location = response.headers["Location"]
+        assert location.startswith("/") and not location.startswith("//"), (name, location)
+        assert "javascript:" not in location.lower(), (name, location)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(title=st.text(min_size=1, max_size=80), tags=st.text(max_size=40), q=st.text(max_size=40))
+def test_any_title_tags_and_query_never_500(hostile_app, desk, title, tags, q):
+    response = post_form(
+        desk, "/admin/articles/new", title=title, body=f"<p>{title}</p>", category="栏目",
+        tags=tags, source_note="", status="published", published_at="", save="保存",
+    )  # fmt: skip
+    assert_not_500(response, repr((title, tags)))
+    assert response.status_code in {302, 400, 422}, (title, tags, response.status_code)
+    if response.status_code == 302:
+        article_id = response.headers["Location"].split("/")[-2]
+        page = hostile_app.test_client().get(f"/articles/{article_id}")
+        assert page.status_code == 200, repr(title)
+        assert_inert(page.get_data(as_text=True), repr(title))
+    for headers in ({}, {"HX-Request": "true"}):
+        found = hostile_app.test_client().get("/search?q=" + quote(q), headers=headers)
+        assert_not_500(found, repr(q))
+        assert found.status_code in {200, 400}, (q, found.status_code)
