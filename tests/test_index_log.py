@@ -164,3 +164,17 @@ def test_on_postgresql_log_writers_commit_one_after_another(app):
         other_writer.rollback()
     worker.join(10)
     assert saved.is_set()
+
+
+def test_log_rows_undone_with_a_savepoint_are_written_again(app):
+    article = add_article("保存点", "<p>x</p>")
+    before = len(logged())
+    article.title = "外层事务里的修改"
+    db.session.flush()  # a change in the outer transaction
+    outer = db.session.begin_nested()
+    inner = db.session.begin_nested()
+    inner.commit()  # releasing a savepoint writes the change's log row, inside `outer`...
+    outer.rollback()  # ...which takes the row away again; the change itself stays
+    db.session.commit()
+    assert db.session.get(type(article), article.id).title == "外层事务里的修改"
+    assert logged()[before:] == [article.id]

@@ -106,6 +106,8 @@ def _before_commit(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released: the outer transaction may still roll back
     pending = session.info.pop(PENDING, None)
     if not pending or not pending.logged or not has_app_context():
         return
@@ -120,6 +122,10 @@ def _after_soft_rollback(session: Session, previous) -> None:
     # what the outer transaction flushed before it (re-reading an id is harmless anyway).
     if previous.parent is None:
         session.info.pop(PENDING, None)
+    elif PENDING in session.info:
+        # Log rows written inside the savepoint went with it: write them again at commit
+        # (a row too many is harmless, a missing one is not).
+        session.info[PENDING].logged.clear()
 
 
 def listen() -> None:
