@@ -125,7 +125,7 @@ def most_read_query() -> Select:
     """Live articles, most read first."""
     return (
         select(Article)
-        .options(defer(Article.body))
+        .options(*_HEADLINE_ONLY)
         .where(Article.status == PUBLISHED, Article.published_at.is_not(None))
         .order_by(Article.view_count.desc(), Article.id.desc())
     )

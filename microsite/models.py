@@ -24,6 +24,8 @@ article_tags = Table(
     db.metadata,
     Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # The primary key leads with article_id; keyword listings look up by tag.
+    Index("ix_article_tags_tag", "tag_id", "article_id"),
 )
 
 
@@ -75,6 +77,8 @@ class Article(db.Model):
         Index("ix_articles_published", "published_at", "id"),
         Index("ix_articles_status_published", "status", "published_at", "id"),
         Index("ix_articles_category_published", "category_id", "published_at", "id"),
+        # 人力资讯TOP500 walks live articles by view count.
+        Index("ix_articles_status_views", "status", "view_count", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
