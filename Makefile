@@ -60,6 +60,7 @@ bench: $(VENV)/.installed-bench
 	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk \
 		|| echo "wrk unavailable: the HTTP figures use the Python load generator"
 	$(BIN)/python -m bench
+	$(MAKE) load
 
 # Bounded load run on 127.0.0.1: 64 connections for 30 s against 4 gunicorn workers while an
 # admin saves, clears and restores; fails on any 5xx, connection error or lost save.
