@@ -68,6 +68,9 @@ CHECK_EVERY = 0.0
 REPORT_EVERY = 10.0
 PRUNE_EVERY = 300.0
 PRUNE_MIN_AGE = timedelta(minutes=10)
+# A search waits at most this long for another process of this host applying the log, then
+# answers from the index as it is (that process is bringing it up to date).
+SEARCH_WAIT = 1.0
 
 
 # One round trip: the newest log entry, and how far the log has been pruned.
@@ -96,22 +99,34 @@ class SearchState:
 
     # --- following the change log --------------------------------------------------------
 
-    def follow(self, bind=None) -> int:
+    def follow(self, bind=None, wait: float = index.WRITE_TIMEOUT, held=None) -> int:
         """Apply the change-log entries this index has not applied yet, in id order, and
         record the last id in the index; returns the number of entries applied. Never raises:
-        what fails stays in the log for the next try."""
+        what fails stays in the log for the next try. wait: how long to wait for another
+        process of this host that is applying the log; held: (generation, descriptor) of the
+        follow lock this caller already holds (see hold())."""
         try:
-            return self._follow(bind if bind is not None else db.engine)
+            return self._follow(bind if bind is not None else db.engine, wait, held)
         except Exception:
             self._checked = 0.0  # the next search tries again
             log.exception("could not apply the index change log; will retry")
             return 0
 
+    def hold(self) -> tuple[Path, int] | None:
+        """The follow lock of the live generation if it is free at once, else None: a process
+        about to commit log entries holds it through the commit, so it applies its own
+        change right after (readers on this host wait a moment instead of racing it)."""
+        where = index.live_dir(self.home)
+        if where is None:
+            return None
+        fd = index.take_follow_lock(where, timeout=0)
+        return (where, fd) if fd is not None else None
+
     def _before_search(self) -> None:
         if not CHECK_EVERY or time.monotonic() - self._checked >= CHECK_EVERY:
-            self.follow()
+            self.follow(wait=SEARCH_WAIT)
 
-    def _follow(self, bind) -> int:
+    def _follow(self, bind, wait: float, held) -> int:
         where = index.live_dir(self.home)
         if where is None:
             return 0  # nothing to follow yet: `flask reindex` builds the index first
@@ -124,7 +139,14 @@ class SearchState:
             self._housekeeping(bind, last)
             return 0
         applied = 0
-        with index.follow_lock(where):
+        if held is not None and held[0] == where:
+            fd = None  # the caller holds the lock of this generation
+        else:
+            fd = index.take_follow_lock(where, wait)
+            if fd is None:
+                log.info("another process is applying the change log to %s", where)
+                return 0
+        try:
             last = index.read_applied(where)  # another process may have applied them meanwhile
             while max(top, horizon) > last:
                 with Session(bind) as session:
@@ -154,6 +176,9 @@ class SearchState:
                     last = rows[-1].id
                     applied += len(rows)
                 index.write_applied(where, last)
+        finally:
+            if fd is not None:
+                index.release_follow_lock(fd)
         self._checked = time.monotonic()
         self._housekeeping(bind, last)
         return applied

@@ -123,24 +123,25 @@ def write_applied(where: Path, last: int) -> None:
     os.replace(temporary, where / APPLIED)
 
 
-@contextmanager
-def follow_lock(where: Path, timeout: float = WRITE_TIMEOUT):
-    """Held by one process of this host at a time while it applies the change log to the
-    generation in `where`, so the recorded id only moves forward. TimeoutError after timeout."""
+def take_follow_lock(where: Path, timeout: float = WRITE_TIMEOUT) -> int | None:
+    """The lock one process of this host holds while it applies the change log to the
+    generation in `where`, so the recorded id only moves forward: an open descriptor to give
+    to release_follow_lock, or None when another holder kept it past `timeout` (0: no wait)."""
     fd = os.open(where / FOLLOW_LOCK, os.O_CREAT | os.O_WRONLY, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{where / FOLLOW_LOCK} is held") from None
-                time.sleep(0.01)
-        yield
-    finally:
-        os.close(fd)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.01)
+
+
+def release_follow_lock(fd: int) -> None:
+    os.close(fd)  # closing the descriptor releases the flock
 
 
 def _open(home: Path, where: Path | None):

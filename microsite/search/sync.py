@@ -28,6 +28,9 @@ from ..models import PUBLISHED, Article, Category, IndexChange, Tag, article_tag
 log = logging.getLogger(__name__)
 
 PENDING = "microsite.search.pending"
+# (generation directory, descriptor) of this host's follow lock, held from the moment log rows
+# are written until this process has applied them after the commit.
+HELD = "microsite.search.held"
 # Only these attributes change what the index holds; a view count or version bump does not.
 INDEXED = ("title", "body", "status", "published_at", "category_id", "category", "tags")
 CHUNK = 500
@@ -97,6 +100,11 @@ def _before_commit(session: Session) -> None:
         new = article_ids(session, pending) - pending.logged
     if not new:
         return
+    state = _state()
+    if state is not None and HELD not in session.info:
+        held = state.hold()  # never waits: see SearchState.hold
+        if held is not None:
+            session.info[HELD] = held
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTBOX_LOCK_KEY})
@@ -109,12 +117,24 @@ def _after_commit(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return  # a savepoint was released: the outer transaction may still roll back
     pending = session.info.pop(PENDING, None)
-    if not pending or not pending.logged or not has_app_context():
-        return
-    state = current_app.extensions.get("microsite.search")
-    if state is None:
-        return
-    state.follow(session.get_bind())
+    held = session.info.pop(HELD, None)
+    try:
+        state = _state()
+        if pending and pending.logged and state is not None:
+            state.follow(session.get_bind(), held=held)
+    finally:
+        _release(held)
+
+
+def _state():
+    return current_app.extensions.get("microsite.search") if has_app_context() else None
+
+
+def _release(held) -> None:
+    if held is not None:
+        from .index import release_follow_lock
+
+        release_follow_lock(held[1])
 
 
 def _after_soft_rollback(session: Session, previous) -> None:
@@ -122,6 +142,7 @@ def _after_soft_rollback(session: Session, previous) -> None:
     # what the outer transaction flushed before it (re-reading an id is harmless anyway).
     if previous.parent is None:
         session.info.pop(PENDING, None)
+        _release(session.info.pop(HELD, None))
     elif PENDING in session.info:
         # Log rows written inside the savepoint went with it: write them again at commit
         # (a row too many is harmless, a missing one is not).
