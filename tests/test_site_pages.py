@@ -217,3 +217,18 @@ def test_unexpected_exception_is_a_styled_500(app, client, monkeypatch):
     assert response.status_code == 500
     assert soup(response).select_one("h1").get_text() == "服务器出错了"
     assert "boom" not in response.get_data(as_text=True)
+
+
+def test_sitemap_index_names_only_chunks_that_hold_articles(client, app):
+    start = datetime(2024, 1, 1)
+    for article_id in (50_000, 120_001):
+        db.session.add(
+            Article(id=article_id, title=f"t{article_id}", status=PUBLISHED, published_at=start)
+        )
+    db.session.commit()
+    index = ET.fromstring(client.get("/sitemap.xml").data)
+    files = [loc.text.rsplit("/", 1)[1] for loc in index.iter(f"{SITEMAP}loc")]
+    assert files == ["sitemap-pages.xml", "sitemap-articles-1.xml", "sitemap-articles-3.xml"]
+    for name in files:
+        assert client.get(f"/{name}").status_code == 200
+    assert client.get("/sitemap-articles-2.xml").status_code == 404

@@ -31,14 +31,16 @@ def robots():
 
 @bp.get("/sitemap.xml")
 def sitemap_index():
-    """The sitemap index: one file for the site's pages, one per 50,000 article ids."""
-    max_id, lastmod = db.session.execute(
-        select(func.max(Article.id), func.max(Article.updated_at)).where(
-            Article.status == PUBLISHED
-        )
-    ).one()
-    chunks = range(1, (max_id or 0) // SITEMAP_CHUNK + 2) if max_id else range(0)
-    return _xml("feeds/sitemap_index.xml", chunks=chunks, lastmod=lastmod)
+    """The sitemap index: one file for the site's pages, one per 50,000 article ids in use."""
+    chunk = ((Article.id - 1) // SITEMAP_CHUNK + 1).label("chunk")
+    # Only chunks that hold a published article: an empty one would be a 404 in the index.
+    chunks = db.session.execute(
+        select(chunk, func.max(Article.updated_at))
+        .where(Article.status == PUBLISHED, Article.published_at.is_not(None))
+        .group_by(chunk)
+        .order_by(chunk)
+    ).all()
+    return _xml("feeds/sitemap_index.xml", chunks=chunks)
 
 
 @bp.get("/sitemap-pages.xml")
