@@ -16,8 +16,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .extensions import db
 from .text import local_now
 
-DRAFT, PUBLISHED, CLEARED = "draft", "published", "cleared"
-STATUSES = (DRAFT, PUBLISHED, CLEARED)
+DRAFT, SCHEDULED, PUBLISHED, CLEARED = "draft", "scheduled", "published", "cleared"
+STATUSES = (DRAFT, SCHEDULED, PUBLISHED, CLEARED)
 
 article_tags = Table(
     "article_tags",
@@ -50,11 +50,16 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(256), default="")
     role: Mapped[str] = mapped_column(String(16), default="admin")
     created_at: Mapped[datetime] = mapped_column(default=local_now)
+    # A disabled account keeps its byline on old articles but can no longer sign in.
+    disabled_at: Mapped[datetime | None]
 
     # Flask-Login protocol
-    is_active = True
     is_authenticated = True
     is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
 
     def get_id(self) -> str:
         return str(self.id)
@@ -79,6 +84,8 @@ class Article(db.Model):
         Index("ix_articles_category_published", "category_id", "published_at", "id"),
         # 人力资讯TOP500 walks live articles by view count.
         Index("ix_articles_status_views", "status", "view_count", "id"),
+        # The scheduler looks for scheduled articles that have come due.
+        Index("ix_articles_status_scheduled", "status", "scheduled_for"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,6 +96,9 @@ class Article(db.Model):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(16), default=DRAFT)
     published_at: Mapped[datetime | None]
+    # A scheduled article's publish time. Its published_at stays NULL until the time comes, so
+    # every public list, feed and sitemap (which need published_at) leaves it out until then.
+    scheduled_for: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=local_now, onupdate=local_now)
     cleared_at: Mapped[datetime | None]
     view_count: Mapped[int] = mapped_column(default=0)
@@ -114,6 +124,56 @@ class Article(db.Model):
     @property
     def has_body(self) -> bool:
         return bool(self.body.strip())
+
+
+class Revision(db.Model):
+    """One saved version of an article's text, kept when the article is saved again."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (Index("ix_revisions_article", "article_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    # The article's version number this text was saved as.
+    version: Mapped[int]
+    title: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    # Keyword names separated by spaces, as the edit form shows them.
+    tags: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=local_now)
+    # Why this version exists when it is not a plain edit, e.g. "恢复自第 3 版".
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+    author: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Image(db.Model):
+    """An uploaded picture, re-encoded and stored under a random name."""
+
+    __tablename__ = "images"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random file name with its extension, e.g. "3f9c…e1.webp"; also the URL's last segment.
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    byte_size: Mapped[int]
+    alt: Mapped[str] = mapped_column(String(300), default="")
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=local_now)
+
+
+class BulkAction(db.Model):
+    """One dashboard bulk action and what it changed, so it can be undone."""
+
+    __tablename__ = "bulk_actions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(16))
+    # JSON list of each changed article's state before and after the action.
+    changes: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[datetime] = mapped_column(default=local_now)
+    undone_at: Mapped[datetime | None]
 
 
 class RelatedLink(db.Model):

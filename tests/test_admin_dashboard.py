@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from microsite.extensions import db
-from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, Category
+from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category
 from tests.conftest import soup
 from tests.test_admin_helpers import sign_in
 
@@ -50,6 +50,7 @@ def test_counts_per_status(desk):
     assert counts == {
         "全部": sum(expected.values()),
         "草稿": expected[DRAFT],
+        "定时发表": expected.get(SCHEDULED, 0),
         "已发表": expected[PUBLISHED],
         "已清空": expected[CLEARED],
     }

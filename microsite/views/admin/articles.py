@@ -22,7 +22,12 @@ from ...site import site_settings
 from ...text import local_now
 from . import bp
 
-STATUS_LABELS = {"draft": "草稿", "published": "已发表", "cleared": "已清空"}
+STATUS_LABELS = {
+    "draft": "草稿",
+    "scheduled": "定时发表",
+    "published": "已发表",
+    "cleared": "已清空",
+}
 # Newest written first, by id: drafts have no publish date, so the public order cannot page them.
 NEWEST = listings.Ordering(
     Article.id, lambda a: str(a.id), int, re.compile(r"^(\d{1,18})-(\d{1,18})$")

@@ -1,0 +1,1 @@
+"""revisions (being written)"""
