@@ -69,4 +69,5 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         "RELATED_PAGE_SIZE": 10,
         "RELATED_MAX": 100,
         "LIST_PAGE_SIZE": 20,
+        "REVISIONS_KEEP": int(os.environ.get("MICROSITE_REVISIONS_KEEP", 0)),  # 0: keep all
     }

@@ -1,1 +1,94 @@
-"""revisions (being written)"""
+"""Article revisions on the desk: the list on the edit page, one revision with its diff against
+the current text, and restoring it (editors and admins alike: it is article work)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from ... import revisions, worddiff
+from ...extensions import db
+from ...models import Article, Revision
+from . import bp
+
+
+@dataclass(frozen=True)
+class Listed:
+    revision: Revision
+    current: bool
+
+
+@bp.app_template_global("article_revisions")
+def article_revisions(article: Article) -> list[Listed]:
+    """An article's revisions for its edit page, newest first; the current text marked."""
+    found = revisions.history(article.id)
+    current = bool(found) and revisions.matches(found[0], article)
+    return [Listed(rev, current and n == 0) for n, rev in enumerate(found)]
+
+
+def _get(article_id: int, revision_id: int) -> tuple[Article, Revision]:
+    article = db.session.get(Article, article_id) or abort(404, "没有这篇文章。")
+    revision = db.session.get(Revision, revision_id)
+    if revision is None or revision.article_id != article.id:
+        abort(404, "这篇文章没有这个版本。")
+    return article, revision
+
+
+def _page(article: Article, revision: Revision, status: int = 200, conflict: str | None = None):
+    """The revision, its diff against the current text, and the restore form."""
+    old = revisions.Text.of_revision(revision)
+    new = revisions.Text.of_article(article)
+    diff = {
+        "title": worddiff.inline_diff(old.title, new.title),
+        "tags": worddiff.tags_diff(old.tags, new.tags),
+        "body": worddiff.body_diff(old.body, new.body),
+    }
+    context = dict(
+        article=article,
+        revision=revision,
+        diff=diff,
+        same=old == new,
+        conflict=conflict,
+    )
+    return render_template("admin/revision.html", **context), status
+
+
+@bp.get("/articles/<int:article_id>/revisions/<int:revision_id>")
+def revision(article_id: int, revision_id: int):
+    """One revision of an article and what differs from the current text."""
+    return _page(*_get(article_id, revision_id))
+
+
+def _stale(article: Article, revision: Revision):
+    db.session.rollback()
+    article, revision = _get(article.id, revision.id)
+    message = (
+        f"恢复被拒绝：在您查看期间，这篇文章已于 {article.updated_at:%Y-%m-%d %H:%M:%S} "
+        "被保存过，没有做任何修改。下面的对比已按最新内容更新，请核对后再决定是否恢复。"
+    )
+    return _page(article, revision, 409, message)
+
+
+@bp.post("/articles/<int:article_id>/revisions/<int:revision_id>/restore")
+def restore_revision(article_id: int, revision_id: int):
+    """Make a revision's text the current one again, as a new revision."""
+    article, revision = _get(article_id, revision_id)
+    if article.is_cleared:
+        message = "这篇文章已被清空，不能恢复旧版本。请先在文章列表中恢复文章。"
+        return _page(article, revision, 409, message)
+    if request.form.get("version", "") != str(article.version):
+        return _stale(article, revision)
+    restored = revisions.restore(article, revision, current_user)
+    try:
+        db.session.commit()
+    except StaleDataError:
+        # Saved by someone else between our read and our write: nothing was changed.
+        return _stale(article, revision)
+    if restored is None:
+        flash(f"第 {revision.version} 版与当前内容相同，无需恢复。")
+    else:
+        flash(f"已恢复第 {revision.version} 版，保存为第 {restored.version} 版。")
+    return redirect(url_for("admin.edit_article", article_id=article.id))
