@@ -44,7 +44,8 @@ def load_user(user_id: str) -> User | None:
     user = db.session.get(User, int(user_id))
     if user is None or not hmac.compare_digest(session.get(_STAMP, ""), _stamp(user)):
         return None
-    return user
+    # A disabled account's open sessions end at their next request.
+    return user if user.is_active else None
 
 
 @cache
@@ -59,7 +60,8 @@ def authenticate(username: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_dummy_hash(), password)
         return None
-    return user if user.check_password(password) else None
+    # A disabled account is refused like a wrong password (its hash is still checked).
+    return user if user.check_password(password) and user.is_active else None
 
 
 def sign_in(user: User) -> None:
@@ -110,13 +112,34 @@ def _unauthorized() -> Response:
     return redirect(url_for("admin.login", next=back))
 
 
+# --- roles ---------------------------------------------------------------------------------
+#
+# Every admin URL is admin-only unless its view says editors may use it: the admin blueprint's
+# before_request (views/admin/__init__.py, `require_sign_in`) refuses editors the rest, so a
+# route added later is closed to editors until someone decides otherwise.
+
+ADMIN_ONLY_MESSAGE = "只有管理员可以使用这项功能。"
+_EDITOR_ALLOWED = "_microsite_editor_allowed"
+
+
+def editor_allowed(view: Callable) -> Callable:
+    """Mark an admin view as open to editors (articles and everything that serves them)."""
+    setattr(view, _EDITOR_ALLOWED, True)
+    return view
+
+
+def is_editor_allowed(view: Callable | None) -> bool:
+    return bool(view is not None and getattr(view, _EDITOR_ALLOWED, False))
+
+
 def admin_required(view: Callable) -> Callable:
-    """Only the admin role may change site-wide things (settings, words, index)."""
+    """Only the admin role may use this view. The blueprint already refuses editors every view
+    not marked `editor_allowed`; this says so where the view is written, too."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         if current_user.role != ADMIN:
-            abort(403, "只有管理员可以修改这项内容。")
+            abort(403, ADMIN_ONLY_MESSAGE)
         return view(*args, **kwargs)
 
     return wrapper

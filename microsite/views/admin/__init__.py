@@ -1,24 +1,65 @@
-"""The editorial desk: every /admin URL, all of them behind sign-in."""
+"""The editorial desk: every /admin URL, all of them behind sign-in and a role check."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 
+from ...auth import ADMIN, ADMIN_ONLY_MESSAGE, EDITOR, is_editor_allowed
 from ...extensions import login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 # The only admin URL a signed-out visitor may open.
 OPEN_ENDPOINTS = frozenset({"admin.login"})
+# Views written before the `editor_allowed` decorator existed, open to editors: signing in and
+# out, their own password, and the article desk. New views mark themselves with
+# `@editor_allowed` (microsite.auth); anything unmarked is for admins only.
+EDITOR_ENDPOINTS = frozenset(
+    {
+        "admin.login",
+        "admin.logout",
+        "admin.password",
+        "admin.dashboard",
+        "admin.new_article",
+        "admin.edit_article",
+        "admin.clear_article",
+        "admin.restore_article",
+    }
+)
+# Whole modules that serve articles only (revision history, pictures for the body): every view
+# in them is open to editors.
+EDITOR_MODULES = frozenset({f"{__name__}.revisions", f"{__name__}.images"})
+
+
+def editor_may_open(endpoint: str | None) -> bool:
+    """Whether an editor may open this admin endpoint (admins may open every one)."""
+    if endpoint in EDITOR_ENDPOINTS:
+        return True
+    view = current_app.view_functions.get(endpoint or "")
+    return is_editor_allowed(view) or getattr(view, "__module__", None) in EDITOR_MODULES
 
 
 @bp.before_request
 def require_sign_in():
-    """Every admin URL but the login form needs a signed-in user."""
+    """Every admin URL but the login form needs a signed-in user with a role that may use it."""
     # One guard for the whole blueprint, so a route added later cannot forget it.
-    if request.endpoint in OPEN_ENDPOINTS or current_user.is_authenticated:
+    if request.endpoint in OPEN_ENDPOINTS:
         return None
-    return login_manager.unauthorized()
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if current_user.role == ADMIN:
+        return None
+    if current_user.role == EDITOR and editor_may_open(request.endpoint):
+        return None
+    abort(403, ADMIN_ONLY_MESSAGE)
+
+
+@bp.app_template_global()
+def may_open(endpoint: str) -> bool:
+    """For templates: whether the signed-in user may open this admin endpoint (nav links)."""
+    if not current_user.is_authenticated:
+        return False
+    return current_user.role == ADMIN or (current_user.role == EDITOR and editor_may_open(endpoint))
 
 
 @bp.after_request
