@@ -1,4 +1,4 @@
-"""flask commands: init-db, create-admin, import-page, reindex, demo."""
+"""flask commands: init-db, create-admin, import-page, reindex, demo, publish-due."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from . import search
+from . import scheduling, search
 from .extensions import db
 from .importer import PageFormatError, parse_page, store_page
 from .models import Article, Page, User
@@ -146,7 +146,15 @@ def reindex_command(procs: int | None) -> None:
     _reindex(procs)
 
 
+@click.command("publish-due")
+def publish_due_command() -> None:
+    """Publish the scheduled articles whose time has come (for cron; pages also do it)."""
+    published = scheduling.publish_due()
+    click.echo(f"已发表 {len(published)} 篇到时的定时文章。")
+
+
 def init_app(app: Flask) -> None:
     for command in (init_db_command, create_admin_command, import_page_command, demo_command):
         app.cli.add_command(command)
     app.cli.add_command(reindex_command)
+    app.cli.add_command(publish_due_command)

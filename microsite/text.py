@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
@@ -20,9 +20,14 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TAG_SPLIT = re.compile(r"(<[^>]*>)")
 
 
+# Added to the wall clock. Only tests move it (monkeypatch), e.g. to let a scheduled article
+# come due without waiting: every time the site stamps or compares is read through local_now.
+CLOCK_OFFSET = timedelta(0)
+
+
 def local_now() -> datetime:
     """The site's local wall-clock time, naive, to the second."""
-    return datetime.now(SITE_TZ).replace(tzinfo=None, microsecond=0)
+    return (datetime.now(SITE_TZ) + CLOCK_OFFSET).replace(tzinfo=None, microsecond=0)
 
 
 def cn_date(value: datetime | None) -> str:

@@ -77,6 +77,12 @@ def _after_flush(session: Session, _context) -> None:
             pending.tags.add(obj.id)
 
 
+def note(session: Session, *ids: int) -> None:
+    """Name articles changed by a Core statement (which fires no flush events), so this
+    session's commit logs and applies them like any ORM change."""
+    session.info.setdefault(PENDING, Pending()).articles.update(ids)
+
+
 def article_ids(session: Session, pending: Pending) -> set[int]:
     """Every article id a change touches: renamed categories and tags name their articles."""
     ids = set(pending.articles)

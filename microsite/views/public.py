@@ -15,10 +15,10 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import listings
+from .. import listings, scheduling
 from ..counting import view_counter
 from ..extensions import db
-from ..models import DRAFT, Article, Category, Tag
+from ..models import DRAFT, SCHEDULED, Article, Category, Tag
 from ..rendering import render_fragment_or_page
 from ..text import SITE_TZ
 from .common import list_page
@@ -26,12 +26,17 @@ from .common import list_page
 bp = Blueprint("public", __name__)
 # Ids beyond a 32-bit integer cannot exist; refusing them early keeps the database out of it.
 ARTICLE_ID = "<int(max=2147483647):article_id>"
+# Not yet public: readers get a 404, signed-in staff a preview.
+UNPUBLISHED = (DRAFT, SCHEDULED)
+# Scheduled articles whose time has come are published before any page answers.
+bp.before_app_request(scheduling.publish_due_on_read)
 
 
 def get_article_or_abort(article_id: int) -> Article:
-    """The article, or 404 if unknown (drafts too, unless an admin is signed in), 410 if cleared."""
+    """The article, or 404 if unknown (drafts and scheduled ones too, unless an admin is
+    signed in), 410 if cleared."""
     article = db.session.get(Article, article_id)
-    if article is None or (article.status == DRAFT and not current_user.is_authenticated):
+    if article is None or (article.status in UNPUBLISHED and not current_user.is_authenticated):
         abort(404)
     if article.is_cleared:
         abort(410)

@@ -11,13 +11,24 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 
-from ... import admin_jobs, listings, revisions, search
+from ... import admin_jobs, listings, search
 from ...auth import ADMIN
 from ...extensions import db
 from ...forms import ArticleForm, split_keywords
-from ...models import CLEARED, PUBLISHED, STATUSES, Article, Category, IndexChange, Tag
+from ...models import (
+    CLEARED,
+    DRAFT,
+    PUBLISHED,
+    SCHEDULED,
+    STATUSES,
+    Article,
+    Category,
+    IndexChange,
+    Tag,
+)
 from ...rendering import render_fragment_or_page
 from ...sanitize import clean_html, strips_markup
+from ...scheduling import when_text
 from ...site import site_settings
 from ...text import local_now
 from . import bp
@@ -124,8 +135,9 @@ def _form_data(article: Article) -> dict:
         "category": article.category.name if article.category else "",
         "tags": " ".join(tag.name for tag in article.tags),
         "source_note": article.source_note,
-        "status": PUBLISHED if article.status == PUBLISHED else "draft",
-        "published_at": article.published_at,
+        # A scheduled article is one to publish at its time: 发表 with that time filled in.
+        "status": PUBLISHED if article.status in (PUBLISHED, SCHEDULED) else DRAFT,
+        "published_at": article.scheduled_for or article.published_at,
     }
 
 
@@ -141,10 +153,20 @@ def _assign(form: ArticleForm, article: Article) -> None:
     article.category = _category(form.category.data)
     article.tags = _tags(form.tags.data)
     article.source_note = form.source_note.data or ""
-    article.status = form.status.data
-    article.published_at = form.published_at.data
-    if article.status == PUBLISHED and article.published_at is None:
-        article.published_at = local_now()
+    _assign_status(article, form.status.data, form.published_at.data)
+
+
+def _assign_status(article: Article, status: str, when) -> None:
+    """发表 with a time to come schedules the article (published_at stays empty until
+    then, which keeps it out of every public list); a past or empty time publishes it now;
+    草稿 keeps the time typed and drops any schedule."""
+    article.scheduled_for = None
+    if status == PUBLISHED and when is not None and when > local_now():
+        article.status, article.published_at, article.scheduled_for = SCHEDULED, None, when
+    elif status == PUBLISHED:
+        article.status, article.published_at = PUBLISHED, when or local_now()
+    else:
+        article.status, article.published_at = DRAFT, when
 
 
 def _editor(form: ArticleForm, article: Article | None, status: int = 200, **context):
@@ -179,7 +201,11 @@ def _saved(form: ArticleForm, article: Article):
         )
     if strips_markup(form.body.data):
         flash("正文中不允许的标签或属性已被移除，请检查保存后的正文。", "warning")
-    flash(f"《{article.title}》已保存（{STATUS_LABELS[article.status]}）。")
+    if article.status == SCHEDULED:
+        when = when_text(article.scheduled_for)
+        flash(f"《{article.title}》已保存（定时发表），将于 {when} 发表，在此之前读者看不到它。")
+    else:
+        flash(f"《{article.title}》已保存（{STATUS_LABELS[article.status]}）。")
     return redirect(url_for("admin.edit_article", article_id=article.id))
 
 
@@ -194,7 +220,6 @@ def new_article():
     article = Article(author=current_user)
     _apply(form, article)
     db.session.add(article)
-    revisions.record(article, current_user)
     db.session.commit()
     return _saved(form, article)
 
@@ -227,7 +252,6 @@ def edit_article(article_id: int):
     if form.version.data != article.version or article.is_cleared:
         return _conflict(form, article)
     _apply(form, article)
-    revisions.record(article, current_user)
     try:
         db.session.commit()
     except StaleDataError:
