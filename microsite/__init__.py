@@ -30,7 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from . import auth, cli, counting, errors, extensions, rendering, search, security
-    from .views import admin, feeds, pages, public
+    from .views import admin, feeds, media, pages, public
     from .views import health as health_views
     from .views import search as search_views
 
@@ -55,4 +55,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(search_views.bp)
     app.register_blueprint(health_views.bp)
+    app.register_blueprint(media.bp)
     return app

@@ -70,4 +70,7 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         "RELATED_MAX": 100,
         "LIST_PAGE_SIZE": 20,
         "REVISIONS_KEEP": int(os.environ.get("MICROSITE_REVISIONS_KEEP", 0)),  # 0: keep all
+        # Uploaded pictures (microsite.images); several hosts need one shared directory.
+        "UPLOAD_DIR": os.environ.get("MICROSITE_UPLOAD_DIR", str(instance_path / "uploads")),
+        "UPLOAD_MAX_BYTES": int(os.environ.get("MICROSITE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)),
     }

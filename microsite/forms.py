@@ -29,6 +29,7 @@ except ImportError:  # WTForms before 3.3 takes (value, label) tuples, which 3.3
 
 from .auth import safe_next
 from .models import DRAFT, PUBLISHED
+from .sanitize import images_missing_alt
 
 MAX_TAGS = 20
 _KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
@@ -125,6 +126,9 @@ class ArticleForm(FlaskForm):
     def validate_body(self, field) -> None:
         if self.status.data == PUBLISHED and not (field.data or "").strip():
             raise ValidationError("发表前请填写正文。")
+        # A picture must say what it shows to readers who cannot see it (screen readers).
+        if images_missing_alt(field.data):
+            raise ValidationError('图片缺少替代文字：请给每个 <img> 写上 alt="图片说明"。')
 
     def validate_category(self, field) -> None:
         if _NOT_IN_URLS.search(field.data or ""):

@@ -1,1 +1,107 @@
-"""images (being written)"""
+"""Picture uploads for article bodies: POST a file and its alt text, get the <img> to insert."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template, request
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import IntegerField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
+
+from ... import images
+from ...models import Image
+from . import bp
+
+# The form around the file (alt text, CSRF token, multipart boundaries) may add this much.
+FORM_OVERHEAD = 64 * 1024
+# A file up to this many times the limit is read and answered with a form error ("文件太大");
+# only a larger body gets the 413 page. Either way nothing is stored.
+READ_FACTOR = 4
+
+
+class ImageForm(FlaskForm):
+    image = FileField("图片文件", [FileRequired("请选择要上传的图片。")], id="image-file")
+    alt = StringField(
+        "图片说明（替代文字）",
+        [
+            DataRequired("请填写图片说明（替代文字）"),
+            Length(max=images.ALT_MAX, message=f"图片说明最多 {images.ALT_MAX} 个字。"),
+        ],
+        [lambda value: " ".join(value.split()) if isinstance(value, str) else value],
+        id="image-alt",
+    )
+    # The article being edited, only for the link back on the page shown without JavaScript.
+    article = IntegerField(widget=HiddenInput(), validators=[Optional()])
+
+    def validate_image(self, field) -> None:
+        # Checked again by images.store; here the admin hears it next to the field.
+        upload = field.data
+        if upload and _size(upload) > images.max_bytes():
+            raise ValidationError(images.TOO_LARGE + f"（最大 {_megabytes(images.max_bytes())}）")
+
+
+def _size(upload) -> int:
+    stream = upload.stream
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+def _raise_request_limit() -> None:
+    """Let a signed-in user's upload past the site-wide MAX_CONTENT_LENGTH (text forms: 2 MiB).
+
+    Registered ahead of every other before_request function: CSRFProtect reads the form in
+    its own, and a body over the limit would be refused there, before this view runs.
+    """
+    if request.endpoint == "admin.upload_image" and current_user.is_authenticated:
+        ceiling = images.max_bytes() * READ_FACTOR + FORM_OVERHEAD
+        request.max_content_length = max(ceiling, current_app.config["MAX_CONTENT_LENGTH"] or 0)
+
+
+@bp.record_once
+def _register_request_limit(state) -> None:
+    state.app.before_request_funcs.setdefault(None, []).insert(0, _raise_request_limit)
+
+
+def _answer(form: ImageForm, image: Image | None, status: int):
+    """The upload panel (for htmx) or a page holding it."""
+    context = {"image_form": form, "image": image, "max_bytes": images.max_bytes()}
+    if request.htmx:
+        response = current_app.make_response(
+            (render_template("admin/_images.html", fragment=True, **context), status)
+        )
+    else:
+        article_id = form.article.data
+        context["back_article"] = article_id
+        response = current_app.make_response(
+            (render_template("admin/image.html", **context), status)
+        )
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.post("/images")
+def upload_image():
+    """Upload a JPEG, PNG or WebP picture with its alt text; answer the <img> to insert."""
+    form = ImageForm()
+    if not form.validate_on_submit():
+        return _answer(form, None, 422)
+    try:
+        image = images.store(form.image.data.read(), form.alt.data, current_user.id)
+    except images.UploadError as error:
+        form.image.errors = [str(error)]
+        return _answer(form, None, 422)
+    return _answer(new_image_form(form.article.data), image, 200)
+
+
+@bp.app_template_global()
+def new_image_form(article_id: int | None = None) -> ImageForm:
+    """An empty upload form, for the panel under the article form."""
+    return ImageForm(formdata=None, article=article_id)
