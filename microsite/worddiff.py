@@ -162,3 +162,30 @@ def body_diff(old_html: str, new_html: str) -> list[Paragraph]:
         else:
             paragraphs.extend(_changed_block(old[i1:i2], new[j1:j2]))
     return paragraphs
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A run of unchanged paragraphs far from any change, shown folded away."""
+
+    paragraphs: tuple[Paragraph, ...]
+
+
+def folded(paragraphs: Sequence[Paragraph], context: int = 1) -> list[Paragraph | Unchanged]:
+    """Paragraphs with each run of unchanged ones more than `context` away from a change
+    folded into one Unchanged item, so a long article's diff shows its changes first."""
+    changed = [n for n, para in enumerate(paragraphs) if para.kind != EQUAL]
+    near = {m for n in changed for m in range(n - context, n + context + 1)}
+    out: list[Paragraph | Unchanged] = []
+    run: list[Paragraph] = []
+    for n, para in enumerate(paragraphs):
+        if para.kind == EQUAL and n not in near:
+            run.append(para)
+            continue
+        if run:
+            out.append(Unchanged(tuple(run)))
+            run = []
+        out.append(para)
+    if run:
+        out.append(Unchanged(tuple(run)))
+    return out

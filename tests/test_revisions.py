@@ -18,7 +18,7 @@ from tests.test_admin_articles import create, form_fields
 from tests.test_admin_helpers import make_user, sign_in
 
 OLD_BODY = "公司大量使用劳务派遣人员，引发争议。\n第二段保持不变。"
-NEW_BODY = "公司大量使用临时用工人员，引发争议。\n第二段保持不变。"
+NEW_BODY = "公司大量滥用临时用工人员，引发争议。\n第二段保持不变。"
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 
 
@@ -125,10 +125,11 @@ def test_the_diff_marks_whole_chinese_words(desk):
     assert [i.get_text() for i in title.select("ins")] == ["临时用工"]
     assert title.get_text() == "劳务派遣临时用工新规"
     changed, unchanged = page.select(".diff__body p")
-    assert [d.get_text() for d in changed.select("del")] == ["劳务派遣"]
-    assert [i.get_text() for i in changed.select("ins")] == ["临时用工"]
+    # 使用 → 滥用 shares a character, yet the whole word is marked, not just 使 → 滥.
+    assert [d.get_text() for d in changed.select("del")] == ["使用劳务派遣"]
+    assert [i.get_text() for i in changed.select("ins")] == ["滥用临时用工"]
     # The words around stay unmarked and full-width punctuation is intact.
-    assert changed.get_text() == "公司大量使用劳务派遣临时用工人员，引发争议。"
+    assert changed.get_text() == "公司大量使用劳务派遣滥用临时用工人员，引发争议。"
     assert unchanged.get_text() == "第二段保持不变。" and not unchanged.select("del, ins")
     tags = page.select_one(".diff__tags")
     assert [d.get_text() for d in tags.select("del")] == ["劳务派遣"]
@@ -353,3 +354,18 @@ def test_body_diff_works_paragraph_by_paragraph():
     merged = worddiff.body_diff("<p>甲乙。</p><p>丙丁。</p>", "<p>甲乙。丙丁。</p>")
     assert [str(p.html) for p in merged] == ["甲乙。<del>↵</del>", "丙丁。"]
     assert merged[0].kind == "changed"
+
+
+def test_unchanged_paragraphs_far_from_a_change_are_folded(desk):
+    paragraphs = [f"第{n}段的内容。" for n in range(1, 9)]
+    article = create(desk, body="\n".join(paragraphs))
+    changed = [*paragraphs[:5], "第6段改过的内容。", *paragraphs[6:]]
+    edit(desk, article, body="\n".join(changed))
+    page = soup(revision_page(desk, article, revisions_of(article)[0]))
+    body = page.select_one(".diff__body")
+    folds = body.select("details.diff__unchanged")
+    assert [d.select_one("summary").get_text() for d in folds] == ["4 段未改动", "1 段未改动"]
+    assert [p.get_text() for p in folds[0].select("p")] == paragraphs[:4]
+    shown = [p.get_text() for p in body.find_all("p", recursive=False)]
+    assert shown == ["第5段的内容。", "第6段改过的内容。", "第7段的内容。"]
+    assert [d.get_text() for d in body.select("del")] == [] and body.select_one("ins")

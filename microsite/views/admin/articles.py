@@ -11,7 +11,7 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 
-from ... import admin_jobs, listings, search
+from ... import admin_jobs, listings, revisions, search
 from ...auth import ADMIN
 from ...extensions import db
 from ...forms import ArticleForm, split_keywords
@@ -220,6 +220,7 @@ def new_article():
     article = Article(author=current_user)
     _apply(form, article)
     db.session.add(article)
+    revisions.record(article, current_user)
     db.session.commit()
     return _saved(form, article)
 
@@ -252,6 +253,7 @@ def edit_article(article_id: int):
     if form.version.data != article.version or article.is_cleared:
         return _conflict(form, article)
     _apply(form, article)
+    revisions.record(article, current_user)
     try:
         db.session.commit()
     except StaleDataError:

@@ -44,7 +44,7 @@ def _page(article: Article, revision: Revision, status: int = 200, conflict: str
     diff = {
         "title": worddiff.inline_diff(old.title, new.title),
         "tags": worddiff.tags_diff(old.tags, new.tags),
-        "body": worddiff.body_diff(old.body, new.body),
+        "body": worddiff.folded(worddiff.body_diff(old.body, new.body)),
     }
     context = dict(
         article=article,
