@@ -66,6 +66,10 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         # Articles are text: 2 MiB is far above any real form and stops 10 MB floods early.
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Reader pages rendered once per content change, shared by a host's workers on disk
+        # (microsite.page_cache); an empty value turns the cache off.
+        "PAGE_CACHE_DIR": os.environ.get("MICROSITE_PAGE_CACHE_DIR", str(instance_path / "cache")),
+        "PAGE_CACHE_MAX_ENTRIES": int(os.environ.get("MICROSITE_PAGE_CACHE_MAX_ENTRIES", 20000)),
         "RELATED_PAGE_SIZE": 10,
         "RELATED_MAX": 100,
         "LIST_PAGE_SIZE": 20,

@@ -30,6 +30,12 @@ def _no_view_count_flush(monkeypatch):
     monkeypatch.setattr(counting, "FLUSH_SECONDS", 10**9)
 
 
+@pytest.fixture(autouse=True)
+def _no_page_cache(app):
+    # A stored page runs no listing query at all: count what rendering a page costs.
+    app.config["PAGE_CACHE_DIR"] = ""
+
+
 @contextmanager
 def counted():
     statements: list[str] = []

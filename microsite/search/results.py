@@ -16,7 +16,8 @@ from ..extensions import db
 from ..models import PUBLISHED, Article
 from ..site import masked_words
 from ..text import mask, plain_text
-from .index import SearchUnavailable
+from . import related_store
+from .index import SearchUnavailable, live_dir
 from .query import ReaderQuery, parse
 from .snippets import highlight_all, snippet
 
@@ -151,14 +152,28 @@ def _similar(searcher, article, limit: int) -> list[int]:
 def more_like(article, limit: int) -> list[int]:
     """Ids of the published articles most like this one, best first, never itself.
 
-    Cached per article until the index changes. An unavailable index gives [] (the related
-    list then falls back to the latest headlines), never an error on the article page.
+    Kept per article version and index generation (see related_store). An unavailable index
+    gives [] (the related list then falls back to the latest headlines), never an error on
+    the article page.
     """
     try:
-        searcher = _state().searcher
-        return searcher.cached(("like", article.id, limit), lambda s: _similar(s, article, limit))
+        state = _state()
+        return state.searcher.cached(
+            ("like", article.id, limit), lambda s: _stored_similar(state.home, s, article, limit)
+        )
     except SearchUnavailable:
         return []
     except Exception:
         current_app.logger.exception("more-like-this failed for article %s", article.id)
         return []
+
+
+def _stored_similar(home, searcher, article, limit: int) -> list[int]:
+    generation = live_dir(home)
+    if generation is None:
+        return _similar(searcher, article, limit)
+    found = related_store.load(home, generation.name, article.id, article.version, limit)
+    if found is None:
+        found = _similar(searcher, article, limit)
+        related_store.save(home, generation.name, article.id, article.version, limit, found)
+    return found

@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import listings, scheduling
+from .. import listings, page_cache, scheduling
 from ..counting import view_counter
 from ..extensions import db
 from ..models import DRAFT, SCHEDULED, Article, Category, Tag
@@ -46,6 +46,10 @@ def get_article_or_abort(article_id: int) -> Article:
 @bp.get("/")
 def home():
     """Latest headlines, numbered, newest first."""
+    return page_cache.serve(_home)
+
+
+def _home():
     listing = list_page(listings.latest_query(), "public.home")
     categories = db.session.scalars(select(Category).order_by(Category.name)).all()
     return render_fragment_or_page(
@@ -59,6 +63,12 @@ def article(article_id: int):
     article = get_article_or_abort(article_id)
     if article.is_live:
         view_counter().record(article.id)
+    byline = article.author.byline if article.author else ""
+    response = page_cache.serve(lambda: _article_page(article), article.version, byline)
+    return response.make_conditional(request)
+
+
+def _article_page(article: Article):
     older, newer = listings.neighbours(article)
     page = render_template(
         "articles/article.html", article=article, older=older, newer=newer, **_related(article, 1)
@@ -68,7 +78,7 @@ def article(article_id: int):
     # The page also shows other articles (related, neighbours), so the ETag hashes what was
     # rendered rather than trusting the article's own timestamp alone.
     response.add_etag()
-    return response.make_conditional(request)
+    return response
 
 
 @bp.get(f"/articles/{ARTICLE_ID}-<path:slug>")
@@ -93,6 +103,10 @@ def _related(article: Article, page: int) -> dict:
 def related(article_id: int):
     """Related headlines page N: a fragment for htmx, a full page otherwise."""
     article = get_article_or_abort(article_id)
+    return page_cache.serve(lambda: _related_page(article), article.version)
+
+
+def _related_page(article: Article):
     related = _related(article, listings.page_number(request.args.get("page")))
     return render_fragment_or_page(
         "partials/_headlines.html", "articles/related.html", article=article, **related
@@ -103,7 +117,11 @@ def related(article_id: int):
 def tag(name: str):
     """Articles carrying one keyword."""
     tag = db.session.scalar(select(Tag).filter_by(name=name)) or abort(404)
-    listing = list_page(listings.latest_query(tag_id=tag.id), "public.tag", name=name)
+    return page_cache.serve(lambda: _tag_page(tag))
+
+
+def _tag_page(tag: Tag):
+    listing = list_page(listings.latest_query(tag_id=tag.id), "public.tag", name=tag.name)
     return render_fragment_or_page("partials/_headlines.html", "tag.html", tag=tag, **listing)
 
 
@@ -111,8 +129,12 @@ def tag(name: str):
 def category(slug: str):
     """Articles in one category."""
     category = db.session.scalar(select(Category).filter_by(slug=slug)) or abort(404)
+    return page_cache.serve(lambda: _category_page(category))
+
+
+def _category_page(category: Category):
     query = listings.latest_query(category_id=category.id)
-    listing = list_page(query, "public.category", slug=slug)
+    listing = list_page(query, "public.category", slug=category.slug)
     return render_fragment_or_page(
         "partials/_headlines.html", "category.html", category=category, **listing
     )

@@ -1,0 +1,179 @@
+"""Reader pages stored on disk (microsite.page_cache): a second reader gets the stored page,
+and no change an admin can make is ever hidden behind it."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from microsite import counting, page_cache
+from microsite.extensions import db
+from microsite.models import CLEARED, Article, MaskedWord, User
+from microsite.site import save_settings
+from microsite.text import local_now
+
+from .conftest import soup
+from .search_helpers import add_article
+from .test_admin_helpers import make_user, sign_in
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def author(app) -> User:
+    user = User(username="reporter", display_name="本网记者")
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def story(app, author) -> Article:
+    earlier = local_now() - timedelta(days=1)
+    add_article("劳务派遣新规解读", "<p>用工单位不得退回派遣员工。</p>", published_at=earlier)
+    return add_article(
+        "人力资源市场周报", "<p>本周招聘需求上升。</p>", author=author, source_note="来源：人社局"
+    )
+
+
+def statements_of(request) -> list[str]:
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        request()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def stored_pages(app) -> list[Path]:
+    return list(Path(app.config["PAGE_CACHE_DIR"]).glob("*/*.page"))
+
+
+def test_a_second_reader_gets_the_stored_page_without_rendering(app, client, story):
+    first = client.get(f"/articles/{story.id}")
+    assert first.status_code == 200 and len(stored_pages(app)) == 1
+    seen = statements_of(lambda: client.get(f"/articles/{story.id}"))
+    again = client.get(f"/articles/{story.id}")
+    assert again.get_data() == first.get_data()
+    assert again.headers["ETag"] == first.headers["ETag"]
+    # The hit still looks the article up (404/410, view count) but renders no related list.
+    assert not [s for s in seen if "ORDER BY" in s]
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda a: setattr(a, "title", "人力资源市场周报（更正）"), "人力资源市场周报（更正）"),
+        (lambda a: setattr(a, "body", "<p>本周招聘需求明显上升。</p>"), "明显上升"),
+        (lambda a: setattr(a, "source_note", "来源：市统计局"), "来源：市统计局"),
+        (lambda a: setattr(a.author, "display_name", "特约记者"), "特约记者 - reporter"),
+        (lambda a: save_settings(site_name="新人力资讯"), "新人力资讯"),
+        (lambda a: db.session.add(MaskedWord(word="招聘")), "本周***需求"),
+    ],
+    ids=["title", "body", "source", "byline", "setting", "masked word"],
+)
+def test_every_change_shows_on_the_next_request(client, story, change, expected):
+    assert expected not in client.get(f"/articles/{story.id}").get_data(as_text=True)
+    change(story)
+    db.session.commit()
+    assert expected in client.get(f"/articles/{story.id}").get_data(as_text=True)
+
+
+def test_a_new_article_reaches_the_home_page_and_its_neighbour(client, story):
+    client.get("/")
+    client.get(f"/articles/{story.id}")
+    newer = add_article("三季度就业形势分析", "<p>就业形势总体稳定。</p>")
+    home = soup(client.get("/"))
+    assert home.select("ol.headlines a, .headlines a")[0].get_text(strip=True) == newer.title
+    page = client.get(f"/articles/{story.id}").get_data(as_text=True)
+    assert f"/articles/{newer.id}" in page
+
+
+def test_clearing_an_article_shows_its_placeholder_in_lists_at_once(client, story):
+    assert story.title in client.get("/").get_data(as_text=True)
+    story.status, story.cleared_at = CLEARED, local_now()
+    db.session.commit()
+    page = client.get("/").get_data(as_text=True)
+    assert story.title not in page and "标题和内容已经清空" in page
+    assert client.get(f"/articles/{story.id}").status_code == 410
+
+
+def test_fragment_and_full_page_are_stored_apart(client, story):
+    fragment = client.get("/", headers=HX).get_data(as_text=True)
+    page = client.get("/").get_data(as_text=True)
+    assert "<html" not in fragment and "<html" in page
+    assert "<html" not in client.get("/", headers=HX).get_data(as_text=True)
+    assert "HX-Request" in client.get("/").headers["Vary"]
+
+
+def test_a_stored_page_answers_if_none_match_with_304(client, story):
+    etag = client.get(f"/articles/{story.id}").headers["ETag"]
+    client.get(f"/articles/{story.id}")  # stored now
+    response = client.get(f"/articles/{story.id}", headers={"If-None-Match": etag})
+    assert response.status_code == 304 and not response.get_data()
+
+
+def test_views_are_counted_on_stored_pages(app, client, story, monkeypatch):
+    monkeypatch.setattr(counting, "FLUSH_SECONDS", 0)
+    for _ in range(3):
+        # Each request as a different reader: one reader's reloads count once.
+        client.get(f"/articles/{story.id}", environ_base={"REMOTE_ADDR": f"10.0.0.{_ + 1}"})
+    counting.view_counter().flush()
+    db.session.expire_all()
+    assert db.session.get(Article, story.id).view_count == 3
+
+
+def test_signed_in_staff_get_fresh_pages_and_none_are_stored(app, story):
+    make_user("desk", role="editor")
+    staff = app.test_client()
+    sign_in(staff, "desk")
+    before = len(stored_pages(app))
+    page = staff.get(f"/articles/{story.id}")
+    assert page.status_code == 200 and "no-store" in page.headers["Cache-Control"]
+    assert len(stored_pages(app)) == before
+
+
+def test_a_broken_cache_folder_costs_time_not_pages(app, client, story, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    app.config["PAGE_CACHE_DIR"] = str(blocker)
+    for _ in range(2):
+        response = client.get(f"/articles/{story.id}")
+        assert response.status_code == 200 and story.title in response.get_data(as_text=True)
+
+
+def test_a_damaged_stored_page_is_rendered_again(app, client, story):
+    client.get(f"/articles/{story.id}")
+    (entry,) = stored_pages(app)
+    entry.write_bytes(b"{not json")
+    response = client.get(f"/articles/{story.id}")
+    assert response.status_code == 200 and story.title in response.get_data(as_text=True)
+
+
+def test_older_stamps_are_removed_after_their_grace_period(app, client, story):
+    client.get("/")
+    (old,) = {path.parent for path in stored_pages(app)}
+    past = time.time() - page_cache.GRACE - 1
+    os.utime(old, (past, past))
+    add_article("新的一篇", "<p>新内容</p>")  # a new stamp
+    client.get("/")
+    folders = {path.parent for path in stored_pages(app)}
+    assert old not in folders and not old.exists() and len(folders) == 1
+
+
+def test_the_cache_can_be_turned_off(app, client, story):
+    app.config["PAGE_CACHE_DIR"] = ""
+    client.get("/")
+    client.get("/")
+    cache = Path(app.instance_path) / "cache"
+    assert cache.parent.is_dir() and not any(cache.glob("*/*.page"))
