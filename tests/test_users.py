@@ -48,10 +48,7 @@ def admin_routes(app: Flask) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin."):
             continue
-        values = {
-            name: 1 if type(rule._converters[name]).__name__ == "IntegerConverter" else "about"
-            for name in rule.arguments
-        }
+        values = {name: 1 if f"<int:{name}>" in rule.rule else "about" for name in rule.arguments}
         url = rule.build(values)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             routes.append((rule.endpoint, method, url))
