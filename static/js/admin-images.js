@@ -31,7 +31,8 @@
     body.focus();
     body.setSelectionRange(caret, caret);
     body.dispatchEvent(new Event("input", { bubbles: true }));
-    button.textContent = "已插入正文（保存文章后生效）";
+    const note = button.parentElement.querySelector(".image-result__inserted");
+    if (note) note.textContent = "已插入正文光标处，保存文章后生效。";
   }
 
   function say(form, message) {
@@ -52,7 +53,7 @@
     say(form, "");
     if (file && limit && file.size > limit) {
       event.preventDefault();
-      say(form, `${TOO_LARGE}（最大 ${(limit / 1048576).toFixed(1).replace(/\.0$/, "")} MB）`);
+      say(form, `${TOO_LARGE}（最大 ${form.dataset.maxText}）`);
     }
   });
 

@@ -39,7 +39,7 @@ class ImageForm(FlaskForm):
         # Checked again by images.store; here the admin hears it next to the field.
         upload = field.data
         if upload and _size(upload) > images.max_bytes():
-            raise ValidationError(images.TOO_LARGE + f"（最大 {_megabytes(images.max_bytes())}）")
+            raise ValidationError(f"{images.TOO_LARGE}（最大 {upload_limit_text()}）")
 
 
 def _size(upload) -> int:
@@ -50,8 +50,13 @@ def _size(upload) -> int:
     return size
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MB"
+@bp.app_template_global()
+def upload_limit_text() -> str:
+    """The upload size limit as the form's hint says it, e.g. "5 MB"."""
+    size = images.max_bytes()
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+    return f"{max(1, size // 1024)} KB"
 
 
 def _raise_request_limit() -> None:
