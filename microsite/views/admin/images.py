@@ -33,7 +33,7 @@ class ImageForm(FlaskForm):
         id="image-alt",
     )
     # The article being edited, only for the link back on the page shown without JavaScript.
-    article = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    article = IntegerField(widget=HiddenInput(), validators=[Optional()], id="image-article")
 
     def validate_image(self, field) -> None:
         # Checked again by images.store; here the admin hears it next to the field.
