@@ -115,7 +115,9 @@ def _revision(article_id: int, version: int, text: Text, **fields) -> Revision:
 
 
 def record(article: Article, user: User | None, note: str = "") -> Revision | None:
-    """Keep the text `article` is about to be saved with as a revision; call before commit.
+    """Keep the text `article` is about to be saved with as a revision; call before commit,
+    with the new text assigned but not yet flushed (assign under `session.no_autoflush`, as the
+    desk's views do; a flush in between only makes the text look changed outside the desk).
 
     Returns the new revision, or None when the title, body and keywords did not change (a
     status or date change alone keeps the latest revision as the current text).

@@ -4,13 +4,15 @@ diff of the first version and restores it; readers then see the first version ag
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
+from microsite import revisions
 from microsite.extensions import db
-from microsite.models import Article
+from microsite.models import Article, Revision
 from tests.conftest import ADMIN_PASSWORD, SEED_TITLE
 from tests.test_admin_helpers import make_user
+from tests.test_standards_browser import axe_violations, horizontal_overflow, nu_errors
 
 pytestmark = pytest.mark.browser
 
@@ -88,3 +90,62 @@ def test_an_editor_edits_twice_reads_the_diff_and_restores_the_first_version(pag
     expect(article_body).to_contain_text(OLD_WORDS)
     expect(article_body).not_to_contain_text(NEW_WORDS)
     assert problems == []
+
+
+@pytest.fixture
+def revision_urls(live_app, live_server) -> dict[str, str]:
+    """The edit page with three revisions listed, and an old and the current revision."""
+    with live_app.app_context():
+        writer = make_user("writer", display_name="记者", role="editor")
+        article = db.session.scalar(select(Article).where(Article.title == SEED_TITLE))
+        for title, words in ((EDITED_TITLE, NEW_WORDS), (SEED_TITLE + "（再改）", "城镇")):
+            # Assigned without an autoflush in between, as the desk's views do.
+            with db.session.no_autoflush:
+                article.title = title
+                article.body = article.body.replace(OLD_WORDS, words, 1)
+            revisions.record(article, writer)
+            db.session.commit()
+        ids = db.session.scalars(
+            select(Revision.id).where(Revision.article_id == article.id).order_by(Revision.id)
+        ).all()
+        base = f"{live_server.url}/admin/articles/{article.id}"
+        db.session.remove()
+    return {
+        "edit": f"{base}/edit",
+        "first": f"{base}/revisions/{ids[0]}",
+        "current": f"{base}/revisions/{ids[-1]}",
+    }
+
+
+def signed_in(browser: Browser, url: str, **options) -> Page:
+    page = browser.new_context(**options).new_page()
+    page.goto(url.split("/admin/")[0] + "/admin/login")
+    page.locator("input[name=username]").fill("writer")
+    page.locator("input[name=password]").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/admin/")
+    return page
+
+
+def test_revision_pages_meet_the_admin_pages_bar(browser: Browser, revision_urls, tmp_path):
+    page = signed_in(browser, revision_urls["edit"], bypass_csp=True)
+    try:
+        page.goto(revision_urls["edit"])
+        assert page.locator("section.revisions tbody tr").count() == 3
+        found = {}
+        for name, url in revision_urls.items():
+            page.goto(url)
+            found[name] = axe_violations(page)
+        assert {name: v for name, v in found.items() if v} == {}
+        page.goto(revision_urls["first"])
+        assert page.locator(".diff__body del").count() >= 1
+        assert nu_errors(page, revision_urls, tmp_path) == []
+    finally:
+        page.context.close()
+    phone = signed_in(browser, revision_urls["edit"], viewport={"width": 360, "height": 740})
+    try:
+        for name, url in revision_urls.items():
+            phone.goto(url)
+            assert horizontal_overflow(phone) is None, name
+    finally:
+        phone.context.close()
