@@ -7,7 +7,6 @@ check for due articles runs before every request, so the next page after the mov
 from __future__ import annotations
 
 import multiprocessing
-import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
@@ -327,15 +326,24 @@ def test_the_check_before_requests_is_throttled_per_worker(app, monkeypatch):
 RACED = 12
 
 
-def publish_in_child(config: dict, now: str, start_at: float) -> list[int]:
-    """In a child process (a second worker): wait for the start line, then publish_due."""
+def publish_in_child(config: dict, now: str, barrier) -> tuple[list[int], list[int]]:
+    """In a child process (a second worker): publish_due, where both workers read the due
+    articles before either publishes one, so every article is contested.
+    Returns (the ids this worker saw due, the ids it published)."""
     app = create_app(config)
+    seen: list[int] = []
+    read_due = scheduling.due_ids
+
+    def due_then_wait(connection, when):
+        seen.extend(read_due(connection, when))
+        barrier.wait(timeout=60)  # the other worker has read them too
+        return list(seen)
+
+    scheduling.due_ids = due_then_wait
     with app.app_context():
-        db.session.execute(select(1))  # connect before the start line
-        time.sleep(max(0.0, start_at - time.time()))
         published = scheduling.publish_due(datetime.fromisoformat(now))
         db.session.remove()
-    return published
+    return seen, published
 
 
 def test_two_workers_never_publish_one_scheduled_article_twice(app, seeded):
@@ -358,12 +366,14 @@ def test_two_workers_never_publish_one_scheduled_article_twice(app, seeded):
     config = {key: app.config[key] for key in keys}
     config |= {"TESTING": True, "SECRET_KEY": "test", "INSTANCE_PATH": app.instance_path}
     context = multiprocessing.get_context("spawn")
-    start_at = time.time() + 4  # after both children have started
     due = (when + timedelta(seconds=1)).isoformat()
-    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        futures = [pool.submit(publish_in_child, config, due, start_at) for _ in range(2)]
-        first, second = (set(future.result(timeout=120)) for future in futures)
+    with context.Manager() as manager, ProcessPoolExecutor(2, mp_context=context) as pool:
+        barrier = manager.Barrier(2)
+        futures = [pool.submit(publish_in_child, config, due, barrier) for _ in range(2)]
+        (seen_a, first), (seen_b, second) = (future.result(timeout=120) for future in futures)
 
+    assert set(seen_a) == set(seen_b) == ids  # both went for every article
+    first, second = set(first), set(second)
     assert first | second == ids  # none lost
     assert not first & second  # one winner each
     rows = db.session.execute(
