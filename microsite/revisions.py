@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import flag_modified
 
 from .extensions import db
@@ -58,10 +59,15 @@ def keep_count() -> int:
     return max(0, int(current_app.config.get("REVISIONS_KEEP") or 0))
 
 
-def history(article_id: int) -> list[Revision]:
-    """An article's revisions, newest first."""
-    query = select(Revision).where(Revision.article_id == article_id)
-    return list(db.session.scalars(query.order_by(Revision.id.desc())))
+def history(article_id: int, limit: int | None = None) -> list[Revision]:
+    """An article's revisions, newest first, without their bodies (a list needs none)."""
+    query = select(Revision).where(Revision.article_id == article_id).options(defer(Revision.body))
+    return list(db.session.scalars(query.order_by(Revision.id.desc()).limit(limit)))
+
+
+def count(article_id: int) -> int:
+    query = select(func.count()).select_from(Revision).where(Revision.article_id == article_id)
+    return db.session.scalar(query) or 0
 
 
 def latest(article_id: int) -> Revision | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from itertools import zip_longest
 
 import rjieba
 from markupsafe import Markup, escape
@@ -24,6 +25,8 @@ EQUAL, DELETED, INSERTED = "equal", "del", "ins"
 # never contain it); a removed or added break is shown as BREAK_MARK inside <del>/<ins>.
 BREAK = "\n"
 BREAK_MARK = "↵"
+# Changed runs longer than this many words (both sides) are compared paragraph by paragraph.
+BLOCK_LIMIT = 4000
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ def _joined(paragraphs: Sequence[str]) -> list[str]:
 def _changed_block(old: Sequence[str], new: Sequence[str]) -> list[Paragraph]:
     """Paragraphs that differ, compared word by word as one text with breaks as tokens."""
     old_tokens, new_tokens = _joined(old), _joined(new)
+    if len(old_tokens) + len(new_tokens) > BLOCK_LIMIT:
+        return _pairwise(old, new)
     paragraphs: list[Paragraph] = []
     current: list[Markup] = []
     marked = False
@@ -140,6 +145,20 @@ def _changed_block(old: Sequence[str], new: Sequence[str]) -> list[Paragraph]:
                 current.append(render([Piece(piece.kind, part)]))
                 marked = marked or piece.kind != EQUAL
     close()
+    return paragraphs
+
+
+def _pairwise(old: Sequence[str], new: Sequence[str]) -> list[Paragraph]:
+    """A long rewritten run compared paragraph with paragraph in order, so the cost stays
+    proportional to the paragraphs' sizes (a whole-block comparison grows with its square)."""
+    paragraphs = []
+    for before, after in zip_longest(old, new):
+        if after is None:
+            paragraphs.append(Paragraph(DELETED, Markup(f"<del>{escape(before)}</del>")))
+        elif before is None:
+            paragraphs.append(Paragraph(INSERTED, Markup(f"<ins>{escape(after)}</ins>")))
+        else:
+            paragraphs.append(Paragraph("changed", inline_diff(before, after)))
     return paragraphs
 
 

@@ -278,8 +278,15 @@ def test_retention_is_read_from_the_environment(tmp_path, monkeypatch):
     assert load_config(tmp_path, with_secret=False)["REVISIONS_KEEP"] == 7
 
 
-def test_search_follows_a_restore(desk):
+@pytest.fixture
+def index(app):
+    """A search index built for this app, its files closed when the test ends."""
     search.rebuild()
+    yield
+    search.state().searcher.close()
+
+
+def test_search_follows_a_restore(desk, index):
     article = create(desk, title="蓝鲸计划启动", body="蓝鲸计划第一阶段。", status=PUBLISHED)
     edit(desk, article, title="白鹭计划启动", body="白鹭计划第一阶段。")
     assert article.id not in hit_ids(results(desk, "蓝鲸计划"))
@@ -369,3 +376,34 @@ def test_unchanged_paragraphs_far_from_a_change_are_folded(desk):
     shown = [p.get_text() for p in body.find_all("p", recursive=False)]
     assert shown == ["第5段的内容。", "第6段改过的内容。", "第7段的内容。"]
     assert [d.get_text() for d in body.select("del")] == [] and body.select_one("ins")
+
+
+def test_the_edit_page_lists_the_newest_and_links_to_every_revision(desk, monkeypatch):
+    monkeypatch.setattr(revision_views, "EDIT_PAGE_LIMIT", 2)
+    article = create(desk, title="第1稿")
+    for n in (2, 3):
+        edit(desk, article, title=f"第{n}稿")
+    assert [row["version"] for row in listed(desk, article)] == ["第 3 版 （当前）", "第 2 版"]
+    page = soup(desk.get(f"/admin/articles/{article.id}/edit"))
+    link = page.select_one("section.revisions a[href$='/revisions']")
+    assert link.get_text() == "查看全部 3 个版本"
+    everything = soup(desk.get(link["href"]))
+    rows = everything.select("section.revisions tbody tr th")
+    assert [th.get_text(" ", strip=True) for th in rows] == [
+        "第 3 版 （当前）",
+        "第 2 版",
+        "第 1 版",
+    ]
+    assert everything.select("section.revisions a[href$='/revisions']") == []
+    assert desk.get("/admin/articles/999999/revisions").status_code == 404
+
+
+def test_a_long_rewritten_run_is_compared_paragraph_by_paragraph(monkeypatch):
+    monkeypatch.setattr(worddiff, "BLOCK_LIMIT", 10)
+    old = "<p>第一段讲劳务派遣。</p><p>第二段讲工资。</p><p>第三段。</p>"
+    new = "<p>第一段讲临时用工。</p><p>第二段讲社保。</p>"
+    assert [str(p.html) for p in worddiff.body_diff(old, new)] == [
+        "第一段讲<del>劳务派遣</del><ins>临时用工</ins>。",
+        "第二段讲<del>工资</del><ins>社保</ins>。",
+        "<del>第三段。</del>",
+    ]

@@ -114,6 +114,7 @@ def revision_urls(live_app, live_server) -> dict[str, str]:
         "edit": f"{base}/edit",
         "first": f"{base}/revisions/{ids[0]}",
         "current": f"{base}/revisions/{ids[-1]}",
+        "history": f"{base}/revisions",
     }
 
 

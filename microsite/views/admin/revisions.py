@@ -14,6 +14,9 @@ from ...extensions import db
 from ...models import Article, Revision
 from . import bp
 
+# The edit page lists this many of the newest revisions and links to the rest.
+EDIT_PAGE_LIMIT = 20
+
 
 @dataclass(frozen=True)
 class Listed:
@@ -21,12 +24,23 @@ class Listed:
     current: bool
 
 
+@dataclass(frozen=True)
+class Listing:
+    items: list[Listed]
+    total: int
+
+
 @bp.app_template_global("article_revisions")
-def article_revisions(article: Article) -> list[Listed]:
-    """An article's revisions for its edit page, newest first; the current text marked."""
-    found = revisions.history(article.id)
-    current = bool(found) and revisions.matches(found[0], article)
-    return [Listed(rev, current and n == 0) for n, rev in enumerate(found)]
+def article_revisions(article: Article, everything: bool = False) -> Listing:
+    """An article's revisions, newest first (the newest few unless `everything`), the one
+    holding the current text marked."""
+    limit = None if everything else EDIT_PAGE_LIMIT
+    found = revisions.history(article.id, limit)
+    # Only the newest can be the current text (every save records one); a re-import since
+    # leaves none current.
+    current = bool(found) and revisions.matches(revisions.latest(article.id), article)
+    total = len(found) if limit is None or len(found) < limit else revisions.count(article.id)
+    return Listing([Listed(rev, current and n == 0) for n, rev in enumerate(found)], total)
 
 
 def _get(article_id: int, revision_id: int) -> tuple[Article, Revision]:
@@ -60,6 +74,13 @@ def _page(article: Article, revision: Revision, status: int = 200, conflict: str
 def revision(article_id: int, revision_id: int):
     """One revision of an article and what differs from the current text."""
     return _page(*_get(article_id, revision_id))
+
+
+@bp.get("/articles/<int:article_id>/revisions")
+def revision_history(article_id: int):
+    """Every revision of an article (the edit page lists the newest only)."""
+    article = db.session.get(Article, article_id) or abort(404, "没有这篇文章。")
+    return render_template("admin/revisions.html", article=article, show_all=True)
 
 
 def _stale(article: Article, revision: Revision):
