@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flask import Response, current_app, g, make_response, request
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .extensions import db
 from .files import new_folder, write_atomically
@@ -35,9 +35,12 @@ _written: dict[str, int] = {}
 def content_stamp() -> str:
     """Names the content every reader page is made from; new with every change."""
     if "content_stamp" not in g:
-        outbox = db.session.scalar(select(func.max(IndexChange.id)))
-        content = [outbox, site_settings(), masked_words()]
-        encoded = json.dumps(content, ensure_ascii=False, sort_keys=True).encode()
+        # The newest outbox row with its time: a database restored from a backup reaches the
+        # same id again with other content, but not at the same time.
+        newest = select(IndexChange.id, IndexChange.created_at).order_by(IndexChange.id.desc())
+        outbox = db.session.execute(newest.limit(1)).first()
+        content = [tuple(outbox or ()), site_settings(), masked_words()]
+        encoded = json.dumps(content, ensure_ascii=False, sort_keys=True, default=str).encode()
         g.content_stamp = hashlib.sha256(encoded).hexdigest()[:24]
     return g.content_stamp
 
