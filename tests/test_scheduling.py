@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from microsite import create_app, scheduling, search, text
 from microsite.extensions import db
 from microsite.models import DRAFT, PUBLISHED, SCHEDULED, Article, IndexChange
 from microsite.text import local_now
-from tests.conftest import soup
+from tests.conftest import POSTGRES, soup
 from tests.search_helpers import hit_ids, results
 from tests.test_admin_helpers import sign_in
 
@@ -319,6 +319,22 @@ def test_the_check_before_requests_is_throttled_per_worker(app, monkeypatch):
     on_read._checked -= 2  # two seconds later
     on_read()
     assert len(calls) == 2
+
+
+@pytest.mark.skipif(bool(POSTGRES), reason="reads SQLite's query plan")
+def test_the_check_is_one_statement_on_the_status_scheduled_index(app):
+    statements: list[str] = []
+    with db.engine.connect() as connection:
+        event.listen(connection, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        assert scheduling.due_ids(connection, local_now()) == []
+        plan = connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {statements[0]}", (SCHEDULED, str(local_now()))
+        )
+        plan = " ".join(row[-1] for row in plan)
+    assert len(statements) == 2  # the check, then the EXPLAIN
+    assert "COVERING INDEX ix_articles_status_scheduled" in plan, plan
+    # No ORDER BY: the listing tests tell list queries by it.
+    assert "ORDER BY" not in statements[0]
 
 
 # --- two workers -------------------------------------------------------------------------
