@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -19,7 +20,7 @@ from typing import Any
 from whoosh.index import IndexError as WhooshIndexError
 from whoosh.searching import Searcher
 
-from .index import SearchUnavailable, live_dir, open_live
+from .index import SearchUnavailable, live_dir, open_live, open_searcher
 
 # Errors a searcher raises when its files changed or vanished under it (a rebuild pruned
 # an old generation, a half-copied index): reopen once, then report the index unavailable.
@@ -33,10 +34,22 @@ class LiveSearcher:
         # Called (outside the lock) before a search runs: brings the index up to the log.
         self._before = before
         self._lock = threading.RLock()
-        self._searcher: Searcher | None = None
+        # The open searcher, in a list a finalizer can reach without keeping self alive:
+        # segment files stay open while it lives (no mmap), and an app dropped without
+        # close() must not leave them to the garbage collector.
+        self._held: list[Searcher] = []
+        weakref.finalize(self, _close_all, self._held)
         self._where: Path | None = None
         self._pid = os.getpid()
         self._cache: OrderedDict[Any, tuple[tuple, Any]] = OrderedDict()
+
+    @property
+    def _searcher(self) -> Searcher | None:
+        return self._held[0] if self._held else None
+
+    @_searcher.setter
+    def _searcher(self, searcher: Searcher | None) -> None:
+        self._held[:] = [] if searcher is None else [searcher]
 
     def _close(self) -> None:
         if self._searcher is not None:
@@ -61,7 +74,7 @@ class LiveSearcher:
             pass
         self._close()
         self._where, ix = open_live(self.home)
-        self._searcher = ix.searcher()
+        self._searcher = open_searcher(ix)
         return self._searcher
 
     @contextmanager
@@ -109,3 +122,10 @@ class LiveSearcher:
     def close(self) -> None:
         with self._lock:
             self._close()
+
+
+def _close_all(held: list[Searcher]) -> None:
+    for searcher in held:
+        with suppress(*READ_ERRORS):
+            searcher.close()
+    held.clear()
