@@ -182,13 +182,17 @@ def test_safe_next(target, expected):
 
 
 def _admin_urls(app) -> list[tuple[str, str]]:
-    """Every admin URL and method, with sample values for the URL's parameters."""
-    samples = {"article_id": 1, "word_id": 1, "slug": "about"}
+    """Every admin URL and method, with sample values for the URL's parameters: 1 for an
+    integer, "about" (a page slug) for anything else."""
     urls = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin.") or rule.endpoint == "admin.login":
             continue
-        url = rule.build({name: samples[name] for name in rule.arguments})[1]
+        values = {
+            name: 1 if re.search(rf"<int(\([^)]*\))?:{name}>", rule.rule) else "about"
+            for name in rule.arguments
+        }
+        url = rule.build(values)[1]
         urls += [(method, url) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return urls
 
