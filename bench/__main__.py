@@ -197,6 +197,11 @@ def run_http(run: Run) -> None:
                 f"bare p99 {ms(bare.p99_ms)}", t.p99_ms / bare.p99_ms,
                 "< 50 ms" if floor else "", t.p99_ms < 50 if floor else None)
         )  # fmt: skip
+        if t.first_view_ms is not None:
+            run.rows.append(
+                Row("http", f"{t.name} first view (info)", ms(t.first_view_ms),
+                    "mean over every path, 4 at a time, nothing stored yet")
+            )  # fmt: skip
         if t.failures:
             run.notes.append(f"http: {t.name} had {t.failures} failed requests")
     rss = max(w["rss"] for w in workers)

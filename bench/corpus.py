@@ -232,6 +232,9 @@ def bench_app(db_path: Path, index_dir: Path, **overrides) -> Flask:
         "MICROSITE_SEARCH_INDEX_DIR": str(index_dir),
         "RATELIMIT_STORAGE_URI": "memory://",
         "INSTANCE_PATH": str(CACHE_DIR / "instance"),
+        # In-process figures are what rendering costs; the HTTP section runs gunicorn with the
+        # page cache on, as deployed.
+        "PAGE_CACHE_DIR": "",
     }
     config.update(overrides)
     return create_app(config)

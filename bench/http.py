@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class Target:
     paths: list[str]
     hx: bool = False
     loads: list[loadgen.Load] = field(default_factory=list)
+    first_view_ms: float | None = None
 
     @property
     def rps(self) -> float:
@@ -69,6 +71,8 @@ class Gunicorn:
             "GUNICORN_ACCESSLOG": "/dev/null",
             "GUNICORN_LOGLEVEL": "warning",
             "RATELIMIT_STORAGE_URI": "memory://",
+            # Starts empty every run: first views are measured by prime(), the rounds after.
+            "MICROSITE_PAGE_CACHE_DIR": str(log_file.parent / f"page-cache-{self.port}"),
         }
         self.log = log_file.open("w")
         gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -127,6 +131,25 @@ def check(server: Gunicorn, target: Target) -> None:
             raise RuntimeError(f"{target.name}: {path} answered {status}")
 
 
+def prime(server: Gunicorn, target: Target, threads: int = 4) -> float:
+    """Request every path once (a reader's first view: nothing stored yet); mean ms per page.
+
+    The rounds that follow measure the site as readers meet it after that: pages stored once
+    per content change and shared by the workers (microsite.page_cache).
+    """
+    headers = {"HX-Request": "true"} if target.hx else {}
+
+    def fetch(path: str) -> None:
+        request = urllib.request.Request(server.url(path), headers=headers)
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            answer.read()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(fetch, target.paths))
+    return (time.perf_counter() - started) * 1000 * threads / len(target.paths)
+
+
 def memory(pid: int) -> dict[str, float]:
     """Resident and proportional set size of one process, in MB."""
     fields = {}
@@ -143,10 +166,15 @@ def measure(
     connections: int,
     log: Callable[[str], None] = print,
 ) -> tuple[Target, list[Target], list[dict[str, float]]]:
-    """Warm every target, then ROUNDS of (bare, page) pairs; returns bare, pages, worker memory."""
+    """Prime and warm every target, then ROUNDS of (bare, page) pairs.
+
+    Returns the bare route, the pages and the memory of each worker."""
     bare = Target("bare route", [BARE_PATH])
     for target in [bare, *targets]:
         check(server, target)
+        if len(target.paths) > 1:
+            target.first_view_ms = prime(server, target)
+            log(f"  http first views: {target.name} {target.first_view_ms:.1f} ms per page")
         loadgen.run(server.port, target.paths, min(2.0, seconds), connections, target.hx)
     for round_no in range(ROUNDS):
         for target in targets:
