@@ -201,6 +201,14 @@ def test_conditional_requests_cannot_hide_a_just_published_article(desk, reader,
     assert response.status_code == 200
 
 
+def test_staff_preview_of_a_scheduled_article_says_when_it_goes_live(desk, reader):
+    when = (local_now() + timedelta(hours=3)).replace(microsecond=0)
+    article = schedule(desk, when)
+    byline = soup(desk.get(f"/articles/{article.id}")).select_one(".byline").get_text()
+    assert f"定时发表：将于{when:%Y-%m-%d %H:%M:%S}发表" in byline
+    assert reader.get(f"/articles/{article.id}").status_code == 404
+
+
 def test_past_or_empty_time_publishes_now_and_the_flash_says_when(desk, reader):
     now = local_now()
     response = save(desk, published_at="")

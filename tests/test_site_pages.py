@@ -120,6 +120,8 @@ def test_feed_is_atom_with_latest_published_masked(client, seeded, draft):
     response = client.get("/feed.xml")
     assert response.mimetype == "application/atom+xml"
     feed = ET.fromstring(response.data)
+    # Bodies link pictures and pages by path (/media/…): the feed says what they are relative to.
+    assert feed.get("{http://www.w3.org/XML/1998/namespace}base") == "http://localhost/"
     entries = feed.findall(f"{ATOM}entry")
     assert len(entries) == 20
     ids = {int(e.find(f"{ATOM}id").text.rsplit("/", 1)[1]) for e in entries}
