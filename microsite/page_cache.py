@@ -1,48 +1,90 @@
 """Rendered reader pages, kept on disk and shared by the workers of a host.
 
-Every reader who is not signed in gets the same page for a URL, and it changes only when an
-article, a setting or a masked word does. Every article change that lists or pages can show
-(title, body, status, dates, category, keywords) adds a row to the search outbox
-(index_changes), whose ids only grow; settings and masked words are read on every request
-anyway. Their hash is the content stamp, and a page is stored under it: a change makes a new
-stamp, so nothing ever has to be invalidated, and a reader never sees a page older than the
-database. Views add what else a page shows (the article's own version, its byline).
+Every reader who is not signed in gets the same page for a URL, and it changes only when the
+code, an article, a setting or a masked word does. The content stamp names all of them at once:
+- the code: a hash of the templates' and modules' sizes and times, taken once per process;
+- articles: every change that a list or a page can show (title, body, status, dates,
+  category, keywords) adds a row to the search outbox (index_changes), whose ids only grow;
+- settings and masked words: any change to them writes a new random SITE_REVISION setting
+  in the same flush (see `listen`).
+A page is stored under its stamp, so nothing ever has to be invalidated and no reader gets a
+page older than the database; the stamp costs one small query. Views add what else a page
+shows (the article's own version, its byline).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from flask import Response, current_app, g, make_response, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
+from .config import PROJECT_ROOT
 from .extensions import db
 from .files import new_folder, write_atomically
-from .models import IndexChange
-from .site import masked_words, site_settings
+from .models import IndexChange, MaskedWord, Setting
 
 # The response headers a stored page keeps; the after-request hooks add the rest every time.
 KEPT_HEADERS = ("Content-Type", "ETag", "Last-Modified", "Vary")
 # A folder of an older stamp stays this long: other workers may still be writing into it.
 GRACE = 60
+# The settings row whose value changes with every change to settings or masked words.
+SITE_REVISION = "_site_revision"
 _written: dict[str, int] = {}
+_code_version: list[str] = []
+
+
+def code_version() -> str:
+    """Changes when a deploy changes a template or a module (read once per process)."""
+    if not _code_version:
+        templates, code = PROJECT_ROOT / "templates", PROJECT_ROOT / "microsite"
+        files = sorted([*templates.rglob("*.*"), *code.rglob("*.py")])
+        marks = [f"{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}" for path in files]
+        _code_version.append(hashlib.sha256("\n".join(marks).encode()).hexdigest()[:16])
+    return _code_version[0]
+
+
+_NEWEST = select(IndexChange.id).order_by(IndexChange.id.desc()).limit(1)
+# One row in one round trip, built once: the newest outbox row's id and time (a database
+# restored from a backup reaches the same id again with other content, but not at the same
+# time) and the site revision.
+STAMP_QUERY = select(
+    _NEWEST.scalar_subquery(),
+    _NEWEST.with_only_columns(IndexChange.created_at).scalar_subquery(),
+    select(Setting.value).where(Setting.key == SITE_REVISION).scalar_subquery(),
+)
 
 
 def content_stamp() -> str:
-    """Names the content every reader page is made from; new with every change."""
+    """Names the code and content every reader page is made from; new with every change."""
     if "content_stamp" not in g:
-        # The newest outbox row with its time: a database restored from a backup reaches the
-        # same id again with other content, but not at the same time.
-        newest = select(IndexChange.id, IndexChange.created_at).order_by(IndexChange.id.desc())
-        outbox = db.session.execute(newest.limit(1)).first()
-        content = [tuple(outbox or ()), site_settings(), masked_words()]
-        encoded = json.dumps(content, ensure_ascii=False, sort_keys=True, default=str).encode()
-        g.content_stamp = hashlib.sha256(encoded).hexdigest()[:24]
+        row = db.session.connection().execute(STAMP_QUERY).one()
+        content = [code_version(), *(str(part) for part in row)]
+        g.content_stamp = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
     return g.content_stamp
+
+
+def _mark_site_change(session: Session, _context, _instances) -> None:
+    changed = [*session.new, *session.dirty, *session.deleted]
+    if any(
+        isinstance(item, MaskedWord) or (isinstance(item, Setting) and item.key != SITE_REVISION)
+        for item in changed
+    ):
+        marker = session.get(Setting, SITE_REVISION) or Setting(key=SITE_REVISION)
+        marker.data = uuid.uuid4().hex
+        session.add(marker)
+
+
+def listen() -> None:
+    """Register the settings/masked-words listener once per process, for every Session."""
+    if not event.contains(Session, "before_flush", _mark_site_change):
+        event.listen(Session, "before_flush", _mark_site_change)
 
 
 def serve(render: Callable[[], Response | str], *key: object) -> Response:

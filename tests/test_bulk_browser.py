@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article
 from microsite.text import local_now
-from tests.conftest import ADMIN_PASSWORD
+from tests.browser_helpers import sign_in_page, watch_problems
 from tests.test_admin_helpers import make_user
 from tests.test_standards_browser import VNU, axe_violations, horizontal_overflow
 
@@ -45,33 +45,10 @@ def site(live_app, live_server):
     return live_server.url, ids
 
 
-def signed_in(page: Page, base: str, username: str) -> Page:
-    page.goto(f"{base}/admin/login")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/admin/")
-    return page
-
-
-def watch_problems(page: Page) -> list[str]:
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return problems
-
-
 def test_an_editor_clears_three_articles_at_once_and_undoes_it(page: Page, site):
     base, ids = site
     problems = watch_problems(page)
-    signed_in(page, base, "writer")
+    sign_in_page(page, base, "writer")
     page.goto(f"{base}/admin/?status=published&q={PREFIX}")
     expect(page.locator("li.admin-row")).to_have_count(3)
     for article_id in ids:
@@ -103,7 +80,7 @@ def test_an_editor_clears_three_articles_at_once_and_undoes_it(page: Page, site)
 def test_select_all_follows_rows_loaded_by_htmx(page: Page, site):
     base, _ids = site
     problems = watch_problems(page)
-    signed_in(page, base, "writer")
+    sign_in_page(page, base, "writer")
     rows = page.locator("input[name=ids]")
     expect(rows).to_have_count(20)
     select_all = page.get_by_label("全选本页")
@@ -125,7 +102,7 @@ def test_select_all_follows_rows_loaded_by_htmx(page: Page, site):
 def test_without_javascript_the_form_still_works(browser: Browser, site):
     base, ids = site
     context = browser.new_context(java_script_enabled=False)
-    page = signed_in(context.new_page(), base, "writer")
+    page = sign_in_page(context.new_page(), base, "writer")
     try:
         expect(page.get_by_label("全选本页")).to_be_hidden()
         page.goto(f"{base}/admin/?q={PREFIX}")
@@ -167,7 +144,7 @@ def _pages_to_check(page: Page, base: str, ids: list[int]) -> Iterator[str]:
 def test_new_admin_pages_pass_axe_and_fit_a_phone(browser: Browser, site):
     base, ids = site
     context = browser.new_context(bypass_csp=True, viewport={"width": 360, "height": 740})
-    page = signed_in(context.new_page(), base, "boss")
+    page = sign_in_page(context.new_page(), base, "boss")
     found, overflow = {}, {}
     try:
         for name in _pages_to_check(page, base, ids):
@@ -182,7 +159,7 @@ def test_new_admin_pages_pass_axe_and_fit_a_phone(browser: Browser, site):
 def test_new_admin_pages_pass_the_nu_validator(browser: Browser, site, tmp_path):
     base, ids = site
     context = browser.new_context()
-    page = signed_in(context.new_page(), base, "boss")
+    page = sign_in_page(context.new_page(), base, "boss")
     files = []
     try:
         for name in _pages_to_check(page, base, ids):

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article, Category
 from microsite.text import local_now
-from tests.conftest import ADMIN_PASSWORD
+from tests.browser_helpers import sign_in_page, watch_problems
 from tests.test_admin_helpers import make_user
 
 pytestmark = pytest.mark.browser
@@ -45,32 +45,13 @@ def site(live_app, live_server):
     return live_server.url, article_id
 
 
-def watch(page: Page) -> list[str]:
-    """Script errors and console errors (CSP violations among them) seen on the page."""
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    return problems
-
-
 def sign_in(page: Page, base: str) -> None:
-    page.goto(f"{base}/admin/login")
-    page.get_by_role("textbox", name="用户名", exact=True).fill("writer")
-    page.locator("input[name=password]").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page.locator(".admin-nav")).to_be_visible()
+    sign_in_page(page, base, "writer")
 
 
 def test_editor_uploads_an_image_with_alt_text_that_shows_in_the_article(page: Page, site):
     base, article_id = site
-    problems = watch(page)
+    problems = watch_problems(page)
     sign_in(page, base)
     page.goto(f"{base}/admin/articles/{article_id}/edit")
 
@@ -121,7 +102,7 @@ def test_editor_uploads_an_image_with_alt_text_that_shows_in_the_article(page: P
 def test_a_file_over_the_limit_is_refused_before_it_is_sent(page: Page, site, live_app):
     base, article_id = site
     live_app.config["UPLOAD_MAX_BYTES"] = 2_048
-    problems = watch(page)
+    problems = watch_problems(page)
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
     sign_in(page, base)

@@ -16,6 +16,7 @@ from microsite.extensions import db
 from microsite.models import CLEARED, Article, MaskedWord, User
 from microsite.site import save_settings
 from microsite.text import local_now
+from microsite.views import public
 
 from .conftest import soup
 from .search_helpers import add_article
@@ -87,6 +88,27 @@ def test_every_change_shows_on_the_next_request(client, story, change, expected)
     change(story)
     db.session.commit()
     assert expected in client.get(f"/articles/{story.id}").get_data(as_text=True)
+
+
+def test_removing_a_masked_word_shows_the_word_again(client, story):
+    word = MaskedWord(word="招聘")
+    db.session.add(word)
+    db.session.commit()
+    assert "本周***需求" in client.get(f"/articles/{story.id}").get_data(as_text=True)
+    db.session.delete(word)
+    db.session.commit()
+    assert "本周招聘需求" in client.get(f"/articles/{story.id}").get_data(as_text=True)
+
+
+def test_a_deploy_with_other_templates_or_code_renders_afresh(client, story, monkeypatch):
+    before = client.get(f"/articles/{story.id}")
+    client.get(f"/articles/{story.id}")  # stored
+    monkeypatch.setattr(page_cache, "_code_version", ["another deploy"])
+    rendered = []
+    real = public._article_page
+    monkeypatch.setattr(public, "_article_page", lambda *a: rendered.append(1) or real(*a))
+    after = client.get(f"/articles/{story.id}")
+    assert rendered == [1] and after.get_data() == before.get_data()
 
 
 def test_a_new_article_reaches_the_home_page_and_its_neighbour(client, story):

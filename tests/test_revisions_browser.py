@@ -10,6 +10,7 @@ from sqlalchemy import select
 from microsite import revisions
 from microsite.extensions import db
 from microsite.models import Article, Revision
+from tests.browser_helpers import sign_in_page, watch_problems
 from tests.conftest import ADMIN_PASSWORD, SEED_TITLE
 from tests.test_admin_helpers import make_user
 from tests.test_standards_browser import axe_violations, horizontal_overflow, nu_errors
@@ -37,14 +38,8 @@ def save(page: Page) -> None:
 
 def test_an_editor_edits_twice_reads_the_diff_and_restores_the_first_version(page: Page, site):
     base, article_id = site
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-
-    page.goto(f"{base}/admin/login")
-    page.get_by_role("textbox", name="用户名", exact=True).fill("writer")
-    page.locator("input[name=password]").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    problems = watch_problems(page, ignore_failed_loads=False)
+    sign_in_page(page, base, "writer")
     expect(page.locator(".admin-nav__who")).to_have_text("记者 - writer")
 
     edit_url = f"{base}/admin/articles/{article_id}/edit"

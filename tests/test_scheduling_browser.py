@@ -16,7 +16,7 @@ from microsite import text
 from microsite.extensions import db
 from microsite.scheduling import when_text
 from microsite.text import local_now
-from tests.conftest import ADMIN_PASSWORD
+from tests.browser_helpers import sign_in_page, watch_problems
 from tests.test_admin_helpers import make_user
 
 pytestmark = pytest.mark.browser
@@ -36,13 +36,8 @@ def site(live_app, live_server):
 def test_an_editor_schedules_an_article_and_it_appears_after_its_minute(
     page: Page, site, monkeypatch
 ):
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-
-    page.goto(f"{site}/admin/login")
-    page.get_by_role("textbox", name="用户名", exact=True).fill("writer")
-    page.locator("input[name=password]").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    problems = watch_problems(page, ignore_failed_loads=False)
+    sign_in_page(page, site, "writer")
     expect(page.locator("h1")).to_have_text("文章管理")
 
     page.locator(".admin-nav").get_by_role("link", name="写文章").click()

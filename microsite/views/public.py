@@ -13,12 +13,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 
 from .. import listings, page_cache, scheduling
 from ..counting import view_counter
 from ..extensions import db
-from ..models import DRAFT, SCHEDULED, Article, Category, Tag
+from ..models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category, Tag, User
 from ..rendering import render_fragment_or_page
 from ..text import SITE_TZ
 from .common import list_page
@@ -36,11 +36,30 @@ def get_article_or_abort(article_id: int) -> Article:
     """The article, or 404 if unknown (drafts and scheduled ones too, unless an admin is
     signed in), 410 if cleared."""
     article = db.session.get(Article, article_id)
-    if article is None or (article.status in UNPUBLISHED and not current_user.is_authenticated):
-        abort(404)
-    if article.is_cleared:
-        abort(410)
+    _abort_unless_readable(article.status if article else None)
     return article
+
+
+HEAD_QUERY = (
+    select(Article.status, Article.version, User.display_name, User.username)
+    .outerjoin(User, User.id == Article.author_id)
+    .where(Article.id == bindparam("article_id"))
+)
+
+
+def head_or_abort(article_id: int) -> Row:
+    """What an article URL answers, from one light query: 404 or 410 as get_article_or_abort,
+    else the article's status, version and byline (a stored page needs no more)."""
+    head = db.session.connection().execute(HEAD_QUERY, {"article_id": article_id}).first()
+    _abort_unless_readable(head.status if head else None)
+    return head
+
+
+def _abort_unless_readable(status: str | None) -> None:
+    if status is None or (status in UNPUBLISHED and not current_user.is_authenticated):
+        abort(404)
+    if status == CLEARED:
+        abort(410)
 
 
 @bp.get("/")
@@ -60,15 +79,16 @@ def _home():
 @bp.get(f"/articles/{ARTICLE_ID}")
 def article(article_id: int):
     """The article page with the first page of its related headlines; 304 when unchanged."""
-    article = get_article_or_abort(article_id)
-    if article.is_live:
-        view_counter().record(article.id)
-    byline = article.author.byline if article.author else ""
-    response = page_cache.serve(lambda: _article_page(article), article.version, byline)
+    head = head_or_abort(article_id)
+    if head.status == PUBLISHED:
+        view_counter().record(article_id)
+    byline = f"{head.display_name} - {head.username}" if head.username else ""
+    response = page_cache.serve(lambda: _article_page(article_id), head.version, byline)
     return response.make_conditional(request)
 
 
-def _article_page(article: Article):
+def _article_page(article_id: int):
+    article = get_article_or_abort(article_id)
     older, newer = listings.neighbours(article)
     page = render_template(
         "articles/article.html", article=article, older=older, newer=newer, **_related(article, 1)
@@ -102,11 +122,12 @@ def _related(article: Article, page: int) -> dict:
 @bp.get(f"/articles/{ARTICLE_ID}/related")
 def related(article_id: int):
     """Related headlines page N: a fragment for htmx, a full page otherwise."""
+    head = head_or_abort(article_id)
+    return page_cache.serve(lambda: _related_page(article_id), head.version)
+
+
+def _related_page(article_id: int):
     article = get_article_or_abort(article_id)
-    return page_cache.serve(lambda: _related_page(article), article.version)
-
-
-def _related_page(article: Article):
     related = _related(article, listings.page_number(request.args.get("page")))
     return render_fragment_or_page(
         "partials/_headlines.html", "articles/related.html", article=article, **related
