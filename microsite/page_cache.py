@@ -1,15 +1,16 @@
 """Rendered reader pages, kept on disk and shared by the workers of a host.
 
 Every reader who is not signed in gets the same page for a URL, and it changes only when the
-code, an article, a setting or a masked word does. The content stamp names all of them at once:
+code or what the site shows does. The content stamp names all of it at once:
 - the code: a hash of the templates' and modules' sizes and times, taken once per process;
-- articles: every change that a list or a page can show (title, body, status, dates,
-  category, keywords) adds a row to the search outbox (index_changes), whose ids only grow;
-- settings and masked words: any change to them writes a new random SITE_REVISION setting
-  in the same flush (see `listen`).
+- articles: every change a list can show adds a row to the search outbox (index_changes),
+  whose ids only grow, written in the same transaction, also by the scheduler's UPDATE;
+- everything else the ORM saves that a reader sees (any article field, bylines, categories,
+  keywords, pages, settings, masked words) writes a new random SITE_REVISION setting in the
+  same flush (see `listen`).
 A page is stored under its stamp, so nothing ever has to be invalidated and no reader gets a
-page older than the database; the stamp costs one small query. Views add what else a page
-shows (the article's own version, its byline).
+page older than the database. A stored page costs one small query and a file read: it was
+stored only as a 200 for a reader, so what it shows (and that it is readable) still holds.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from .config import PROJECT_ROOT
 from .extensions import db
 from .files import new_folder, write_atomically
-from .models import IndexChange, MaskedWord, Setting
+from .models import Article, Category, IndexChange, MaskedWord, Page, Setting, Tag, User
 
 # The response headers a stored page keeps; the after-request hooks add the rest every time.
 KEPT_HEADERS = ("Content-Type", "ETag", "Last-Modified", "Vary")
@@ -36,6 +37,8 @@ KEPT_HEADERS = ("Content-Type", "ETag", "Last-Modified", "Vary")
 GRACE = 60
 # The settings row whose value changes with every change to settings or masked words.
 SITE_REVISION = "_site_revision"
+# Saved through the ORM, these change what readers see (Setting: all but the marker itself).
+READER_VISIBLE = (Article, Category, Tag, User, Page, MaskedWord)
 _written: dict[str, int] = {}
 _code_version: list[str] = []
 
@@ -70,34 +73,40 @@ def content_stamp() -> str:
     return g.content_stamp
 
 
+def _shown_to_readers(item: object) -> bool:
+    if isinstance(item, Setting):
+        return item.key != SITE_REVISION
+    return isinstance(item, READER_VISIBLE)
+
+
 def _mark_site_change(session: Session, _context, _instances) -> None:
-    changed = [*session.new, *session.dirty, *session.deleted]
-    if any(
-        isinstance(item, MaskedWord) or (isinstance(item, Setting) and item.key != SITE_REVISION)
-        for item in changed
-    ):
+    if any(map(_shown_to_readers, [*session.new, *session.dirty, *session.deleted])):
         marker = session.get(Setting, SITE_REVISION) or Setting(key=SITE_REVISION)
         marker.data = uuid.uuid4().hex
         session.add(marker)
 
 
 def listen() -> None:
-    """Register the settings/masked-words listener once per process, for every Session."""
+    """Register the site-revision listener once per process, for every Session."""
     if not event.contains(Session, "before_flush", _mark_site_change):
         event.listen(Session, "before_flush", _mark_site_change)
 
 
-def serve(render: Callable[[], Response | str], *key: object) -> Response:
+def serve(
+    render: Callable[[], Response | str], on_hit: Callable[[], object] | None = None
+) -> Response:
     """The stored page for this URL, or render() stored for the next reader.
 
-    key: what else the page shows that the content stamp does not cover.
+    on_hit: what a view must still do when its page comes from the store (count a view).
     """
     root = current_app.config.get("PAGE_CACHE_DIR")
     if not root or request.method != "GET" or current_user.is_authenticated:
         return make_response(render())
-    entry = _entry(Path(root), key)
+    entry = _entry(Path(root))
     stored = _read(entry)
     if stored is not None:
+        if on_hit is not None:
+            on_hit()
         return stored.make_conditional(request)
     response = make_response(render())
     if _storable(response):
@@ -105,10 +114,10 @@ def serve(render: Callable[[], Response | str], *key: object) -> Response:
     return response
 
 
-def _entry(root: Path, key: tuple) -> Path:
+def _entry(root: Path) -> Path:
     # The fragment and the full page share a URL: htmx's headers are part of the name.
     htmx = (request.headers.get("HX-Request"), request.headers.get("HX-History-Restore-Request"))
-    name = json.dumps([request.full_path, htmx, [str(part) for part in key]], ensure_ascii=False)
+    name = json.dumps([request.full_path, htmx], ensure_ascii=False)
     digest = hashlib.sha256(name.encode()).hexdigest()
     return root / content_stamp() / f"{digest}.page"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import (
     Blueprint,
     abort,
@@ -13,12 +15,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import select
 
 from .. import listings, page_cache, scheduling
 from ..counting import view_counter
 from ..extensions import db
-from ..models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category, Tag, User
+from ..models import CLEARED, DRAFT, SCHEDULED, Article, Category, Tag
 from ..rendering import render_fragment_or_page
 from ..text import SITE_TZ
 from .common import list_page
@@ -38,21 +40,6 @@ def get_article_or_abort(article_id: int) -> Article:
     article = db.session.get(Article, article_id)
     _abort_unless_readable(article.status if article else None)
     return article
-
-
-HEAD_QUERY = (
-    select(Article.status, Article.version, User.display_name, User.username)
-    .outerjoin(User, User.id == Article.author_id)
-    .where(Article.id == bindparam("article_id"))
-)
-
-
-def head_or_abort(article_id: int) -> Row:
-    """What an article URL answers, from one light query: 404 or 410 as get_article_or_abort,
-    else the article's status, version and byline (a stored page needs no more)."""
-    head = db.session.connection().execute(HEAD_QUERY, {"article_id": article_id}).first()
-    _abort_unless_readable(head.status if head else None)
-    return head
 
 
 def _abort_unless_readable(status: str | None) -> None:
@@ -79,16 +66,16 @@ def _home():
 @bp.get(f"/articles/{ARTICLE_ID}")
 def article(article_id: int):
     """The article page with the first page of its related headlines; 304 when unchanged."""
-    head = head_or_abort(article_id)
-    if head.status == PUBLISHED:
-        view_counter().record(article_id)
-    byline = f"{head.display_name} - {head.username}" if head.username else ""
-    response = page_cache.serve(lambda: _article_page(article_id), head.version, byline)
+    # A stored page was a reader's 200: the article is live, so its view counts.
+    count = partial(view_counter().record, article_id)
+    response = page_cache.serve(partial(_article_page, article_id), on_hit=count)
     return response.make_conditional(request)
 
 
 def _article_page(article_id: int):
     article = get_article_or_abort(article_id)
+    if article.is_live:
+        view_counter().record(article.id)
     older, newer = listings.neighbours(article)
     page = render_template(
         "articles/article.html", article=article, older=older, newer=newer, **_related(article, 1)
@@ -122,8 +109,7 @@ def _related(article: Article, page: int) -> dict:
 @bp.get(f"/articles/{ARTICLE_ID}/related")
 def related(article_id: int):
     """Related headlines page N: a fragment for htmx, a full page otherwise."""
-    head = head_or_abort(article_id)
-    return page_cache.serve(lambda: _related_page(article_id), head.version)
+    return page_cache.serve(partial(_related_page, article_id))
 
 
 def _related_page(article_id: int):
@@ -137,11 +123,11 @@ def _related_page(article_id: int):
 @bp.get("/tags/<name>")
 def tag(name: str):
     """Articles carrying one keyword."""
+    return page_cache.serve(partial(_tag_page, name))
+
+
+def _tag_page(name: str):
     tag = db.session.scalar(select(Tag).filter_by(name=name)) or abort(404)
-    return page_cache.serve(lambda: _tag_page(tag))
-
-
-def _tag_page(tag: Tag):
     listing = list_page(listings.latest_query(tag_id=tag.id), "public.tag", name=tag.name)
     return render_fragment_or_page("partials/_headlines.html", "tag.html", tag=tag, **listing)
 
@@ -149,11 +135,11 @@ def _tag_page(tag: Tag):
 @bp.get("/categories/<slug>")
 def category(slug: str):
     """Articles in one category."""
+    return page_cache.serve(partial(_category_page, slug))
+
+
+def _category_page(slug: str):
     category = db.session.scalar(select(Category).filter_by(slug=slug)) or abort(404)
-    return page_cache.serve(lambda: _category_page(category))
-
-
-def _category_page(category: Category):
     query = listings.latest_query(category_id=category.id)
     listing = list_page(query, "public.category", slug=category.slug)
     return render_fragment_or_page(
