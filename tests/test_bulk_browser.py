@@ -3,11 +3,8 @@ undoes it; "全选本页" follows rows loaded by htmx; the new pages pass axe an
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -18,7 +15,12 @@ from microsite.models import PUBLISHED, Article
 from microsite.text import local_now
 from tests.browser_helpers import sign_in_page, watch_problems
 from tests.test_admin_helpers import make_user
-from tests.test_standards_browser import VNU, axe_violations, horizontal_overflow
+from tests.test_standards_browser import (
+    axe_violations,
+    horizontal_overflow,
+    nu_errors_in,
+    save_page,
+)
 
 pytestmark = pytest.mark.browser
 PREFIX = "骑手新规批量"
@@ -160,25 +162,8 @@ def test_new_admin_pages_pass_the_nu_validator(browser: Browser, site, tmp_path)
     base, ids = site
     context = browser.new_context()
     page = sign_in_page(context.new_page(), base, "boss")
-    files = []
     try:
-        for name in _pages_to_check(page, base, ids):
-            path = tmp_path / f"{name}.html"
-            path.write_text(page.content(), encoding="utf-8")
-            files.append(str(path))
+        files = [save_page(page, tmp_path, name) for name in _pages_to_check(page, base, ids)]
     finally:
         context.close()
-    run = subprocess.run(
-        ["java", "-jar", str(VNU), "--errors-only", "--format", "json", *files],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    messages = json.loads(run.stderr or "{}").get("messages", [])
-    # htmx's hx-* attributes are not in the HTML spec; they are the only thing filtered.
-    errors = [
-        (Path(m.get("url", "")).name, m["message"])
-        for m in messages
-        if not (m["message"].startswith("Attribute “hx-") and "not allowed" in m["message"])
-    ]
-    assert errors == []
+    assert nu_errors_in(files) == []

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 
 from microsite import counting, page_cache
 from microsite.extensions import db
@@ -21,6 +20,7 @@ from microsite.views import public
 from .conftest import soup
 from .search_helpers import add_article
 from .test_admin_helpers import make_user, sign_in
+from .test_listings import statements
 
 HX = {"HX-Request": "true"}
 
@@ -42,20 +42,6 @@ def story(app, author) -> Article:
     )
 
 
-def statements_of(request) -> list[str]:
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        request()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    return seen
-
-
 def stored_pages(app) -> list[Path]:
     return list(Path(app.config["PAGE_CACHE_DIR"]).glob("*/*.page"))
 
@@ -63,7 +49,7 @@ def stored_pages(app) -> list[Path]:
 def test_a_second_reader_gets_the_stored_page_without_rendering(app, client, story):
     first = client.get(f"/articles/{story.id}")
     assert first.status_code == 200 and len(stored_pages(app)) == 1
-    seen = statements_of(lambda: client.get(f"/articles/{story.id}"))
+    seen = [s for s, _ in statements(app, lambda: client.get(f"/articles/{story.id}"))]
     again = client.get(f"/articles/{story.id}")
     assert again.get_data() == first.get_data()
     assert again.headers["ETag"] == first.headers["ETag"]

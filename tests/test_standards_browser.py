@@ -61,9 +61,19 @@ def nu_errors(page: Page, urls: dict[str, str], folder: Path) -> list[tuple[str,
     files = []
     for name, url in urls.items():
         page.goto(url)
-        path = folder / f"{name}.html"
-        path.write_text(page.content(), encoding="utf-8")
-        files.append(str(path))
+        files.append(save_page(page, folder, name))
+    return nu_errors_in(files)
+
+
+def save_page(page: Page, folder: Path, name: str) -> str:
+    """The page as the browser has it now, written to folder/name.html; returns the path."""
+    path = folder / f"{name}.html"
+    path.write_text(page.content(), encoding="utf-8")
+    return str(path)
+
+
+def nu_errors_in(files: list[str]) -> list[tuple[str, str]]:
+    """The Nu validator's errors in saved pages, but for htmx's hx-* attributes."""
     run = subprocess.run(
         ["java", "-jar", str(VNU), "--errors-only", "--format", "json", *files],
         capture_output=True,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from .. import listings, page_cache, scheduling
 from ..counting import view_counter
 from ..extensions import db
-from ..models import CLEARED, DRAFT, SCHEDULED, Article, Category, Tag
+from ..models import DRAFT, SCHEDULED, Article, Category, Tag
 from ..rendering import render_fragment_or_page
 from ..text import SITE_TZ
 from .common import list_page
@@ -38,15 +38,11 @@ def get_article_or_abort(article_id: int) -> Article:
     """The article, or 404 if unknown (drafts and scheduled ones too, unless an admin is
     signed in), 410 if cleared."""
     article = db.session.get(Article, article_id)
-    _abort_unless_readable(article.status if article else None)
-    return article
-
-
-def _abort_unless_readable(status: str | None) -> None:
-    if status is None or (status in UNPUBLISHED and not current_user.is_authenticated):
+    if article is None or (article.status in UNPUBLISHED and not current_user.is_authenticated):
         abort(404)
-    if status == CLEARED:
+    if article.is_cleared:
         abort(410)
+    return article
 
 
 @bp.get("/")
