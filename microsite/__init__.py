@@ -30,6 +30,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from . import auth, cli, counting, errors, extensions, page_cache, rendering, search, security
+    from .transfer import cli as transfer_cli
+    from .transfer import permalinks
     from .views import admin, feeds, media, pages, public
     from .views import health as health_views
     from .views import search as search_views
@@ -47,6 +49,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    transfer_cli.init_app(app)
+    permalinks.init_app(app)
     counting.init_app(app)
     search.init_app(app)
     page_cache.listen()

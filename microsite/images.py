@@ -172,11 +172,16 @@ def _write(directory: Path, name: str, data: bytes) -> Path:
     return target
 
 
+def write_file(name: str, data: bytes) -> Path:
+    """Store an encoded picture under its name in the upload directory; its path."""
+    return _write(upload_dir(), name, data)
+
+
 def store(data: bytes, alt: str, user_id: int | None) -> ImageRecord:
     """Re-encode, write the file, then record it; a failed commit takes the file away again."""
     encoded = encode(data)
     name = random_name(encoded.extension)
-    path = _write(upload_dir(), name, encoded.data)
+    path = write_file(name, encoded.data)
     record = ImageRecord(
         name=name,
         content_type=encoded.content_type,

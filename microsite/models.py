@@ -247,3 +247,23 @@ class IndexHost(db.Model):
 
 
 PRUNED_MARK = "(pruned)"
+
+
+class Redirect(db.Model):
+    """An old address that answers 301 to where its content lives now (imported sites'
+    permalinks: `/2022/09/02/slug` or `?p=12`)."""
+
+    __tablename__ = "redirects"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A path without its trailing slash, or a query form such as "?p=12".
+    old_path: Mapped[str] = mapped_column(String(500), unique=True)
+    target: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=local_now)
+
+
+class ImportedFile(db.Model):
+    """Which stored picture a file of an imported site became, so a re-import reuses it."""
+
+    __tablename__ = "imported_files"
+    source: Mapped[str] = mapped_column(String(500), primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))

@@ -23,6 +23,7 @@ from ..extensions import db
 from ..models import DRAFT, SCHEDULED, Article, Category, Tag
 from ..rendering import render_fragment_or_page
 from ..text import SITE_TZ
+from ..transfer import permalinks
 from .common import list_page
 
 bp = Blueprint("public", __name__)
@@ -47,7 +48,9 @@ def get_article_or_abort(article_id: int) -> Article:
 
 @bp.get("/")
 def home():
-    """Latest headlines, numbered, newest first."""
+    """Latest headlines, numbered, newest first (an imported site's `/?p=12` moves on)."""
+    if request.args and (moved := permalinks.query_redirect()):
+        return moved
     return page_cache.serve(_home)
 
 
