@@ -1,0 +1,1 @@
+"""Shared test support: factories, fixtures and helpers no test module owns."""
