@@ -21,7 +21,7 @@ from microsite.models import Article, Revision, User
 from .conftest import POSTGRES, SEED_TEXT, LiveServer, make_app, parse_page, store_page
 from .support.snapshot import differences, public_urls, snapshot
 
-pytestmark = pytest.mark.skipif(bool(POSTGRES), reason="backup takes SQLite snapshots only")
+sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="backup takes SQLite snapshots only")
 
 OLD_TITLE, NEW_TITLE = "保存之前的标题", "保存之后的标题"
 OLD_BODY, NEW_BODY = "<p>保存之前的正文。</p>", "<p>保存之后的正文，整篇一起提交。</p>"
@@ -91,6 +91,7 @@ def article_state(app, article_id: int) -> tuple[str, str, int]:
     return state
 
 
+@sqlite_only
 def test_backup_while_serving_and_saving_restores_whole(site, tmp_path):
     with site.app_context():
         article_id = db.session.scalar(select(Article.id).filter_by(title=OLD_TITLE))
@@ -128,6 +129,7 @@ def test_backup_while_serving_and_saving_restores_whole(site, tmp_path):
     assert differences(expected, snapshot(copy, urls)) == []
 
 
+@sqlite_only
 def test_a_backup_holds_the_database_pictures_and_key(site, tmp_path):
     with site.app_context():
         result = site.test_cli_runner().invoke(args=["backup", str(tmp_path / "b")])
@@ -144,3 +146,10 @@ def test_restore_refuses_a_folder_that_is_not_a_backup(app, runner, tmp_path):
     (tmp_path / "notes").mkdir()
     result = runner.invoke(args=["restore", str(tmp_path / "notes")])
     assert result.exit_code != 0 and "不是备份目录" in result.output
+
+
+@pytest.mark.skipif(not POSTGRES, reason="the PostgreSQL answer")
+def test_on_postgresql_backup_declines_and_points_to_pg_dump(app, runner, tmp_path):
+    result = runner.invoke(args=["backup", str(tmp_path / "b")])
+    assert result.exit_code != 0 and "pg_dump" in result.output
+    assert not (tmp_path / "b").exists()
