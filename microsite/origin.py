@@ -15,6 +15,7 @@ site at another host. So:
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -71,20 +72,15 @@ def site_origin_known() -> bool:
 
 
 def _first_seen(app: Flask) -> str:
-    """Read or, the very first time, write the development origin; O_EXCL makes workers agree."""
+    """Read or, the very first time, write the development origin; all workers agree on it."""
     path = Path(app.instance_path) / ORIGIN_FILE
     candidate = parse_origin(f"{request.scheme}://{request.host}")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        origin = parse_origin(path.read_text(encoding="utf-8"))
+        origin = candidate if _create_once(path, candidate + "\n") else None
+        origin = origin or parse_origin(path.read_text(encoding="utf-8"))
     except OSError:
         # A read-only instance folder: this process keeps the first host it saw.
         app.logger.exception("cannot record the site origin in %s", path)
-        origin = candidate
-    else:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(candidate + "\n")
         origin = candidate
     if not _warned:
         _warned.append(origin)
@@ -95,6 +91,20 @@ def _first_seen(app: Flask) -> str:
             path,
         )
     return origin
+
+
+def _create_once(path: Path, text: str) -> bool:
+    """Write a file only if it does not exist, whole or not at all: a worker reading it while
+    another creates it never sees it empty (the text is written first, then linked in place)."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as tmp:
+        tmp.write(text)
+    try:
+        os.link(tmp.name, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp.name)
 
 
 def absolute_url(endpoint: str, **values) -> str:

@@ -226,3 +226,16 @@ def test_two_ports_sharing_a_cache_each_show_their_own_origin(tmp_path):
             server.stop()
         with b.app_context():
             db.engine.dispose()
+
+
+def test_trusted_hosts_alone_refuse_a_forged_first_request(tmp_path):
+    """MICROSITE_TRUSTED_HOSTS without MICROSITE_SITE_URL: a forged Host, even as the very
+    first request, gets the 400 page and does not become the origin."""
+    app = make_app(tmp_path, EXTRA_TRUSTED_HOSTS=["news.example.cn"])
+    client = app.test_client()
+    forged = client.get("/", base_url=EVIL)
+    assert forged.status_code == 400 and "evil.example" not in forged.get_data(as_text=True)
+    assert not (Path(app.instance_path) / "site_url").exists()
+    page = client.get("/", base_url="https://news.example.cn")
+    assert page.status_code == 200
+    assert canonical_of(page.get_data(as_text=True)) == "https://news.example.cn/"
