@@ -19,13 +19,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Flask, current_app, g, request, url_for
 from flask.globals import request_ctx
 from werkzeug.exceptions import SecurityError
 
 ORIGIN_FILE = "site_url"
+# Characters a URL path keeps as they are (RFC 3986 pchar and "/"); the rest is percent-encoded.
+PATH_SAFE = "/:@!$&'()*+,;=~"
 UNKNOWN_HOST = "此网站不接受这个域名的请求，请使用网站的正式网址访问。"
 _warned: list[str] = []
 View = TypeVar("View", bound=Callable)
@@ -131,7 +133,7 @@ def understood_args() -> list[tuple[str, str]]:
 
 def canonical_url() -> str:
     """This page's address on the site's origin, with only the parameters it understands."""
-    url = site_origin() + request.script_root + request.path
+    url = site_origin() + quote(request.script_root + request.path, safe=PATH_SAFE)
     query = urlencode(understood_args())
     return f"{url}?{query}" if query else url
 

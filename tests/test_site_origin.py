@@ -239,3 +239,12 @@ def test_trusted_hosts_alone_refuse_a_forged_first_request(tmp_path):
     page = client.get("/", base_url="https://news.example.cn")
     assert page.status_code == 200
     assert canonical_of(page.get_data(as_text=True)) == "https://news.example.cn/"
+
+
+def test_canonical_urls_of_chinese_paths_are_percent_encoded(client, article):
+    tag = article.tags[0].name
+    response = client.get(f"/tags/{tag}?junk=1")
+    expected = "http://localhost/tags/" + "".join(f"%{b:02X}" for b in tag.encode())
+    assert soup(response).find("link", rel="canonical")["href"] == expected
+    sitemap = client.get("/sitemap-pages.xml").get_data(as_text=True)
+    assert f"<loc>{expected}</loc>" in sitemap  # the same address everywhere
