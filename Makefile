@@ -28,7 +28,9 @@ $(TOOLS): tests/tools/package.json tests/tools/package-lock.json
 
 run: $(VENV)/.installed
 	$(BIN)/flask demo --if-empty
-	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	PORT=$(PORT) MICROSITE_SITE_URL=$${MICROSITE_SITE_URL:-http://127.0.0.1:$(PORT)} \
+	  MICROSITE_TRUSTED_HOSTS=$${MICROSITE_TRUSTED_HOSTS-localhost} \
+	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: $(VENV)/.installed-test $(TOOLS)
 	$(BIN)/ruff check .

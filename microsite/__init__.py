@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from . import auth, cli, counting, errors, extensions, page_cache, rendering, search, security
+    from .origin import init_app as init_origin
     from .transfer import cli as transfer_cli
     from .transfer import permalinks
     from .views import admin, feeds, media, pages, public
@@ -46,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.login_manager.init_app(app)
     auth.init_app(app)
     rendering.init_app(app)
+    init_origin(app)
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

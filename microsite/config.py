@@ -40,6 +40,11 @@ def _env_float(name: str) -> float | None:
     return float(value) if value not in (None, "") else None
 
 
+def _env_list(name: str) -> list[str]:
+    """A list from a variable of comma- or space-separated words."""
+    return os.environ.get(name, "").replace(",", " ").split()
+
+
 def load_config(instance_path: Path, with_secret: bool = True) -> dict:
     """Build the configuration mapping for create_app (with_secret=False: the caller brings one)."""
     default_db = f"sqlite:///{instance_path / 'microsite.sqlite3'}"
@@ -58,6 +63,11 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         # How often each process applies other hosts' changes in the background; 0 turns the
         # timer off (searches still catch up first). Unset: 1 second, off under TESTING.
         "INDEX_FOLLOW_SECONDS": _env_float("MICROSITE_INDEX_FOLLOW_SECONDS"),
+        # The site's origin (https://news.example.cn): every absolute URL is built from it, and
+        # other Host headers are refused (microsite.origin). Unset: the first host asked for.
+        "SITE_URL": os.environ.get("MICROSITE_SITE_URL") or None,
+        # More host names accepted besides SITE_URL's (they still get SITE_URL's links).
+        "EXTRA_TRUSTED_HOSTS": _env_list("MICROSITE_TRUSTED_HOSTS"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE"),

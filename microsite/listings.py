@@ -7,12 +7,16 @@ and the related list is at most 100 ids computed once and sliced.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import defer, lazyload
 from werkzeug.exceptions import BadRequest, NotFound
@@ -142,6 +146,30 @@ def latest_query(category_id: int | None = None, tag_id: int | None = None) -> S
     return query
 
 
+def _seal(scope: str, page: int, position: str) -> str:
+    """A MAC binding a cursor's position to one list and to the page it opens."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    message = f"{scope}\n{page}\n{position}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()[:9]
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def sealed_cursor(scope: str, page: int, position: str) -> str:
+    return f"{position}.{_seal(scope, page, position)}"
+
+
+def open_cursor(scope: str, page: int, cursor: str) -> str:
+    """The position inside a cursor this list issued for this page; anything else is a 400.
+
+    Numbering is counted from `page`, and the position only says where to continue: another
+    list's cursor (or this one's with another page) would number rows wrongly, so it is refused.
+    """
+    position, _, seal = cursor.rpartition(".")
+    if not position or not hmac.compare_digest(seal, _seal(scope, page, position)):
+        raise BadRequest("翻页参数无效。")
+    return position
+
+
 def keyset_page(
     query: Select,
     page: int,
@@ -149,17 +177,20 @@ def keyset_page(
     size: int,
     ordering: Ordering = LATEST,
     total: int | None = None,
+    scope: str = "",
 ) -> HeadlinePage:
     """One page of a list ordered by `ordering`, continuing after a cursor; at most `total` rows.
 
-    Links always carry the cursor; a bare ?page=N (typed by hand) falls back to skipping
-    rows in the index, so it still answers, just not in constant time.
+    Links always carry the cursor, sealed for this list (`scope` names it) and the next page;
+    a bare ?page=N (typed by hand) falls back to skipping rows in the index, so it still
+    answers, just not in constant time.
     """
     first = (page - 1) * size + 1
     if total is not None:
         size = max(0, min(size, total - first + 1))
     if after:
-        query = query.where(tuple_(ordering.column, Article.id) < ordering.parse(after))
+        position = ordering.parse(open_cursor(scope, page, after))
+        query = query.where(tuple_(ordering.column, Article.id) < position)
     elif page > 1:
         query = query.offset(first - 1)
     rows = list(db.session.scalars(query.limit(size + 1))) if size else []
@@ -167,9 +198,10 @@ def keyset_page(
         raise NotFound("没有这一页。")
     items = [Headline(first + i, row) for i, row in enumerate(rows[:size])]
     has_next = len(rows) > size and (total is None or first + size <= total)
-    return HeadlinePage(
-        items, page, has_next, ordering.cursor(rows[size - 1]) if has_next else None
-    )
+    cursor = None
+    if has_next:
+        cursor = sealed_cursor(scope, page + 1, ordering.cursor(rows[size - 1]))
+    return HeadlinePage(items, page, has_next, cursor)
 
 
 def ranked_related_ids(article: Article, limit: int) -> list[int]:

@@ -30,6 +30,7 @@ from .config import PROJECT_ROOT
 from .extensions import db
 from .files import new_folder, write_atomically
 from .models import Article, Category, IndexChange, MaskedWord, Page, Setting, Tag, User
+from .origin import site_origin, understood_args
 
 # The response headers a stored page keeps; the after-request hooks add the rest every time.
 KEPT_HEADERS = ("Content-Type", "ETag", "Last-Modified", "Vary")
@@ -115,9 +116,16 @@ def serve(
 
 
 def _entry(root: Path) -> Path:
-    # The fragment and the full page share a URL: htmx's headers are part of the name.
+    """The file a page is kept in, named by everything the page is made from.
+
+    Only the query parameters the view understands count: junk ones render the same page
+    and must not fill the disk. The fragment and the full page share a URL, so htmx's headers
+    count. The origin the page's links are built on counts, and the Host too (it is trusted
+    by then, but one host's page must never answer for another).
+    """
     htmx = (request.headers.get("HX-Request"), request.headers.get("HX-History-Restore-Request"))
-    name = json.dumps([request.full_path, htmx], ensure_ascii=False)
+    where = (site_origin(), request.host)
+    name = json.dumps([request.path, understood_args(), htmx, where], ensure_ascii=False)
     digest = hashlib.sha256(name.encode()).hexdigest()
     return root / content_stamp() / f"{digest}.page"
 

@@ -187,3 +187,42 @@ def test_the_cache_can_be_turned_off(app, client, story):
     client.get("/")
     cache = Path(app.instance_path) / "cache"
     assert cache.parent.is_dir() and not any(cache.glob("*/*.page"))
+
+
+def meta_urls(response) -> tuple[str, str]:
+    page = soup(response)
+    canonical = page.find("link", rel="canonical")["href"]
+    return canonical, page.find("meta", property="og:url")["content"]
+
+
+def test_junk_parameters_create_no_entries_and_are_not_echoed(app, client, story):
+    """Issue 14.5: `?x=<8 KB>` once made a new 23 KB entry per request and showed up in
+    canonical and og:url. Pages name the parameters they read; the rest count for nothing."""
+    urls = [f"/articles/{story.id}", f"/articles/{story.id}/related", "/", "/?page=1"]
+    clean = {url: client.get(url) for url in urls}
+    stored = sorted(stored_pages(app))
+    assert len(stored) == len(urls)
+    for n in range(20):
+        for url in urls:
+            separator = "&" if "?" in url else "?"
+            junk = [f"x{n}={'A' * 8000}"]
+            if url == urls[0]:
+                junk.append(f"page={n + 2}")  # the article page reads no page number
+            for query in junk:
+                response = client.get(f"{url}{separator}{query}")
+                assert response.status_code == 200, url
+                assert response.get_data() == clean[url].get_data(), url
+                assert meta_urls(response) == meta_urls(clean[url])
+                assert "AAAA" not in response.get_data(as_text=True)
+    assert sorted(stored_pages(app)) == stored
+    assert meta_urls(clean["/?page=1"]) == ("http://localhost/?page=1",) * 2
+    assert meta_urls(clean[urls[0]]) == (f"http://localhost/articles/{story.id}",) * 2
+
+
+def test_canonical_urls_keep_the_parameters_a_page_reads(client, story):
+    response = client.get("/search?q=周报&sort=date&page=1&utm_source=x&x=" + "B" * 5000)
+    assert meta_urls(response)[0] == (
+        "http://localhost/search?q=%E5%91%A8%E6%8A%A5&sort=date&page=1"
+    )
+    response = client.get(f"/articles/{story.id}/related?page=1&ref=" + "C" * 5000)
+    assert meta_urls(response)[0] == f"http://localhost/articles/{story.id}/related?page=1"

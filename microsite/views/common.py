@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import current_app, request, url_for
 
 from .. import listings
@@ -12,7 +14,8 @@ def list_page(query, endpoint: str, ordering=listings.LATEST, total=None, **view
     page = listings.page_number(request.args.get("page"))
     size = current_app.config["LIST_PAGE_SIZE"]
     after = request.args.get("after")
-    result = listings.keyset_page(query, page, after, size, ordering, total)
+    scope = json.dumps([endpoint, view_args], ensure_ascii=False, sort_keys=True)
+    result = listings.keyset_page(query, page, after, size, ordering, total, scope)
     next_url = None
     if result.has_next:
         next_url = url_for(endpoint, page=page + 1, after=result.next_cursor, **view_args)

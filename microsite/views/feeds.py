@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, url_for
+from flask import Blueprint, Response, abort, render_template
 from sqlalchemy import func, select
 
 from .. import listings
 from ..extensions import db
 from ..models import PUBLISHED, Article, Category, Page, Tag
+from ..origin import absolute_url
 from ..text import local_now
 
 bp = Blueprint("feeds", __name__)
@@ -24,7 +25,7 @@ def _xml(template: str, **context) -> Response:
 @bp.get("/robots.txt")
 def robots():
     """Crawlers may read everything public; the admin desk is off limits."""
-    sitemap = url_for("feeds.sitemap_index", _external=True)
+    sitemap = absolute_url("feeds.sitemap_index")
     text = f"User-agent: *\nDisallow: /admin/\nSitemap: {sitemap}\n"
     return Response(text, mimetype="text/plain")
 
@@ -46,15 +47,15 @@ def sitemap_index():
 @bp.get("/sitemap-pages.xml")
 def sitemap_pages():
     """Home, the listing pages and the editable pages."""
-    urls = [(url_for("public.home", _external=True), None)]
-    urls += [(url_for("pages.top", _external=True), None)]
-    urls += [(url_for("pages.sitemap", _external=True), None)]
+    urls = [(absolute_url("public.home"), None)]
+    urls += [(absolute_url("pages.top"), None)]
+    urls += [(absolute_url("pages.sitemap"), None)]
     for category in db.session.scalars(select(Category).order_by(Category.id)):
-        urls.append((url_for("public.category", slug=category.slug, _external=True), None))
+        urls.append((absolute_url("public.category", slug=category.slug), None))
     for tag in db.session.scalars(select(Tag).order_by(Tag.id)):
-        urls.append((url_for("public.tag", name=tag.name, _external=True), None))
+        urls.append((absolute_url("public.tag", name=tag.name), None))
     for page in db.session.scalars(select(Page).order_by(Page.id)):
-        urls.append((url_for("pages.page", slug=page.slug, _external=True), page.updated_at))
+        urls.append((absolute_url("pages.page", slug=page.slug), page.updated_at))
     return _xml("feeds/urlset.xml", urls=urls)
 
 
@@ -72,10 +73,7 @@ def sitemap_articles(chunk: int):
     ).all()
     if not rows:
         abort(404)
-    urls = [
-        (url_for("public.article", article_id=row.id, _external=True), row.updated_at)
-        for row in rows
-    ]
+    urls = [(absolute_url("public.article", article_id=row.id), row.updated_at) for row in rows]
     return _xml("feeds/urlset.xml", urls=urls)
 
 

@@ -1,8 +1,15 @@
-"""/healthz: whether the database answers and the search index can be read, as JSON."""
+"""/healthz: whether the database answers and the search index can be read, as JSON.
+
+Everyone gets the status (a load balancer needs nothing more); the counts, generation and
+sync state are details for staff and the host's own checks (`may_see_details`).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from ipaddress import ip_address
+
+from flask import Blueprint, current_app, request
+from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,5 +47,29 @@ def healthz():
         overall, code = "ok", 200
     if index["status"] == "ok" and "published" in database:
         index["in_sync"] = index["documents"] == database["published"]
-    body = {"status": overall, "database": database, "search": index}
+    body = {"status": overall}
+    if may_see_details():
+        body |= {"database": database, "search": index}
     return body, code, {"Cache-Control": "no-store"}
+
+
+# A proxy in front names the real client in one of these; a request carrying any of them is
+# not trusted as local, whatever its connection's address.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def may_see_details() -> bool:
+    """Index and database details are for signed-in staff and for the host itself.
+
+    "The host itself" is a loopback connection that came through no proxy: behind nginx every
+    connection comes from 127.0.0.1, but nginx adds X-Forwarded-For (docs/deploy.md), and with
+    ProxyFix remote_addr is the client's own address anyway.
+    """
+    if current_user.is_authenticated:
+        return True
+    if any(name in request.headers for name in FORWARDING_HEADERS):
+        return False
+    try:
+        return ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from .. import listings
 from ..extensions import db
 from ..models import Category, Page, Tag
+from ..origin import understands
 from ..rendering import render_fragment_or_page
 from .common import list_page
 
@@ -16,6 +17,7 @@ TOP_TOTAL = 500
 
 
 @bp.get("/top")
+@understands("page", "after")
 def top():
     """人力资讯TOP500: the most-read live articles, numbered."""
     listing = list_page(
@@ -32,6 +34,7 @@ def page(slug: str):
 
 
 @bp.get("/sitemap")
+@understands("page", "after")
 def sitemap():
     """网站地图: every category and keyword, and every published article, page by page."""
     listing = list_page(listings.live_query(), "pages.sitemap")

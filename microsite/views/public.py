@@ -21,6 +21,7 @@ from .. import listings, page_cache, scheduling
 from ..counting import view_counter
 from ..extensions import db
 from ..models import DRAFT, SCHEDULED, Article, Category, Tag
+from ..origin import understands
 from ..rendering import render_fragment_or_page
 from ..text import SITE_TZ
 from ..transfer import permalinks
@@ -47,6 +48,7 @@ def get_article_or_abort(article_id: int) -> Article:
 
 
 @bp.get("/")
+@understands("page", "after")
 def home():
     """Latest headlines, numbered, newest first (an imported site's `/?p=12` moves on)."""
     if request.args and (moved := permalinks.query_redirect()):
@@ -106,6 +108,7 @@ def _related(article: Article, page: int) -> dict:
 
 
 @bp.get(f"/articles/{ARTICLE_ID}/related")
+@understands("page")
 def related(article_id: int):
     """Related headlines page N: a fragment for htmx, a full page otherwise."""
     return page_cache.serve(partial(_related_page, article_id))
@@ -120,6 +123,7 @@ def _related_page(article_id: int):
 
 
 @bp.get("/tags/<name>")
+@understands("page", "after")
 def tag(name: str):
     """Articles carrying one keyword."""
     return page_cache.serve(partial(_tag_page, name))
@@ -132,6 +136,7 @@ def _tag_page(name: str):
 
 
 @bp.get("/categories/<slug>")
+@understands("page", "after")
 def category(slug: str):
     """Articles in one category."""
     return page_cache.serve(partial(_category_page, slug))

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, request, url_for
 
 from .. import search as search_index
 from ..listings import page_number
+from ..origin import understands
 from ..rendering import render_fragment_or_page
 
 bp = Blueprint("search", __name__)
@@ -40,6 +41,7 @@ def _unavailable(query: str, page: int):
 
 
 @bp.get("/search")
+@understands("q", "sort", "page")
 def search():
     """Search results: title, date and highlighted snippet for each hit; 10 a page."""
     q, page = request.args.get("q", ""), page_number(request.args.get("page"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -73,7 +74,8 @@ def _dashboard_page(filters: dict) -> dict:
     page = listings.page_number(request.args.get("page"))
     size = current_app.config["LIST_PAGE_SIZE"]
     query = _dashboard_query(**filters)
-    result = listings.keyset_page(query, page, request.args.get("after"), size, NEWEST)
+    scope = json.dumps(["admin.dashboard", filters], ensure_ascii=False, sort_keys=True)
+    result = listings.keyset_page(query, page, request.args.get("after"), size, NEWEST, None, scope)
     next_url = None
     if result.has_next:
         params = {key: value for key, value in filters.items() if value}
