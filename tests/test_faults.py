@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy
 from whoosh.writing import SegmentWriter
 
 from bench import load
@@ -222,41 +223,59 @@ def test_a_lost_index_leaves_articles_served_and_reindex_restores_it(fault_app, 
 
 @sqlite_only
 def test_requests_wait_for_a_briefly_locked_database(fault_app):
-    """Another connection holds the write lock for a second: a save and a page view wait
-    (busy_timeout) and succeed instead of failing with "database is locked"."""
+    """Another connection holds the write lock until an admin's save has begun writing: the
+    save waits (busy_timeout) and succeeds once the lock goes instead of failing with
+    "database is locked", and a page view is answered while the lock is still held (WAL)."""
     desk = fault_app.test_client()
     assert sign_in(desk).status_code == 302
     token_page = desk.get("/admin/articles/new").get_data(as_text=True)
     token = token_page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     article = _article_id(fault_app)
     path = fault_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
+    writing = threading.Event()
+    events: list[str] = []
     results = {}
 
+    def notice_the_write(conn, cursor, statement, *args) -> None:
+        is_write = statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        if is_write and threading.current_thread().name == "save":
+            writing.set()
+
     def save() -> None:
-        started = time.monotonic()
         data = {
             "csrf_token": token, "title": "锁等待 locktoken", "body": "正文。", "category": "栏目",
             "tags": "", "source_note": "", "status": "published", "published_at": "",
             "save": "保存",
         }  # fmt: skip
-        results["save"] = (desk.post("/admin/articles/new", data=data), time.monotonic() - started)
+        results["save"] = desk.post("/admin/articles/new", data=data)
+        events.append("saved")
 
     def view() -> None:
         results["view"] = fault_app.test_client().get(f"/articles/{article}")
+        events.append("viewed")
 
-    threads = [threading.Thread(target=save), threading.Thread(target=view)]
-    for thread in threads:
-        thread.start()
-    time.sleep(1.0)
-    blocker.execute("COMMIT")
-    blocker.close()
-    for thread in threads:
-        thread.join(timeout=30)
-    response, waited = results["save"]
+    with fault_app.app_context():
+        engine = db.engine
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    sqlalchemy.event.listen(engine, "before_cursor_execute", notice_the_write)
+    saving = threading.Thread(target=save, name="save")
+    viewing = threading.Thread(target=view, name="view")
+    try:
+        saving.start()
+        viewing.start()
+        assert writing.wait(timeout=60), "the save never began writing"
+        viewing.join(timeout=60)  # readers are not held up by a writer
+        events.append("released")
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+        saving.join(timeout=60)
+        sqlalchemy.event.remove(engine, "before_cursor_execute", notice_the_write)
+    # The save could only finish after the lock went: it waited instead of failing.
+    assert events == ["viewed", "released", "saved"]
+    response = results["save"]
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    assert waited >= 0.8  # it really waited for the lock
     assert results["view"].status_code == 200
     with fault_app.app_context():
         assert db.session.scalar(db.select(Article).filter_by(title="锁等待 locktoken"))

@@ -4,10 +4,11 @@ the search box (typed, through htmx) and the admin desk."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from microsite import search
 from microsite.extensions import db
@@ -28,6 +29,9 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.__csp.push(e.violatedDirective + " " + (e.sample || ""));
 });
 """
+# Enough newer articles that the payloads' headlines reach the home page only through
+# "加载更多" (20 to a page), i.e. through an htmx swap.
+NEWER_FILLERS = 20
 INJECTED = (
     "[onerror], [onload], [onfocus], [onclick], [hx-get='/evil'], [hx-target='body'],"
     " iframe, object, script:not([src]):not([type='application/ld+json'])"
@@ -41,6 +45,11 @@ def hostile_site(live_app, live_server):
         make_user()
         ids = []
         category = Category(name="栏目<b>x</b>", slug="hostile")
+        now = local_now()
+        db.session.add_all(
+            Article(title=f"较新的文章{n}", status=PUBLISHED, published_at=now)
+            for n in range(NEWER_FILLERS)
+        )
         for name in LIVE:
             payload = PAYLOADS[name]
             tag = Tag(name=f"{name}{payload}"[:60].replace("/", ""))
@@ -49,7 +58,7 @@ def hostile_site(live_app, live_server):
                 body=clean_html(f"<p>正文 {payload}</p>"),
                 source_note=payload,
                 status=PUBLISHED,
-                published_at=local_now(),
+                published_at=now - timedelta(minutes=1),
                 category=category,
                 tags=[tag],
             )
@@ -91,8 +100,18 @@ def _watch(page: Page) -> dict:
     return seen
 
 
+def _settled(page: Page) -> None:
+    """Wait until what could fire on its own has had its chance: the page loaded, every image
+    finished (onerror), and two frames rendered after that (autofocus, htmx's load triggers)."""
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        "() => Array.from(document.images).every(image => image.complete)", timeout=10_000
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def _check(page: Page, seen: dict, where: str) -> None:
-    page.wait_for_timeout(150)  # give load triggers and autofocus a moment to fire
+    _settled(page)
     assert not seen["dialogs"], (where, seen["dialogs"])
     assert not seen["evil"], (where, seen["evil"])
     assert not seen["errors"], (where, seen["errors"])
@@ -116,14 +135,19 @@ def test_stored_and_reflected_payloads_never_run(page: Page, hostile_site):
     box = page.locator("input[type=search]").first
     for name in ("script", "hx-get", "attr-break"):
         box.fill(PAYLOADS[name])
-        page.wait_for_timeout(600)
+        # The results were swapped in (the heading names what was typed, as text).
+        expect(page.locator("#main #search-heading")).to_have_text("搜索：" + PAYLOADS[name])
         _check(page, seen, f"typed {name}")
-    # Click-to-load on the home page pulls more rows through htmx.
-    more = page.locator("text=加载更多").first
-    if more.count():
-        more.click()
-        page.wait_for_timeout(300)
-        _check(page, seen, "加载更多")
+    # Click-to-load on the home page pulls the payloads' headlines in through htmx.
+    page.goto(base + "/")
+    rows = page.locator("ol li.headline")
+    expect(rows).to_have_count(20)
+    assert page.locator("li.headline", has_text=PAYLOADS["script"]).count() == 0
+    page.locator("li.more a").click()
+    expect(rows).to_have_count(40)
+    titles = rows.locator("a").all_text_contents()
+    assert [name for name in LIVE if PAYLOADS[name][:200] not in titles] == []
+    _check(page, seen, "加载更多")
 
 
 def test_the_admin_desk_shows_payloads_as_text(page: Page, hostile_site):

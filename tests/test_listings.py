@@ -7,7 +7,7 @@ from sqlalchemy import event
 
 from microsite import listings
 from microsite.extensions import db
-from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, Category
+from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, Category, Tag
 
 from .conftest import soup
 
@@ -152,3 +152,87 @@ def test_later_pages_use_the_cursor_not_offset(app, client, many):
         # SQLite always renders "LIMIT ? OFFSET ?": the cursor page must skip nothing.
         assert "OFFSET" not in statement or parameters[-1] == 0
     assert len(statements(app, lambda: client.get("/"))) == len(seen)
+
+
+# --- ties: many rows with the same sort key across page boundaries ---------------------------
+
+SAME_MOMENT = datetime(2024, 3, 1, 9, 30)
+
+
+@pytest.fixture
+def same_moment(app):
+    """45 articles published at the same second, in one category and with one keyword, with
+    the same view count, plus a few older and more-read ones around them."""
+    news = Category(name="同刻新闻", slug="same")
+    tag = Tag(name="同一时刻")
+    tied = [
+        Article(
+            title=f"同时发表{n}",
+            status=PUBLISHED,
+            category=news,
+            tags=[tag],
+            published_at=SAME_MOMENT,
+            view_count=7,
+        )
+        for n in range(1, 46)
+    ]
+    others = [
+        Article(
+            title=f"更早{n}",
+            status=PUBLISHED,
+            category=news,
+            tags=[tag],
+            published_at=SAME_MOMENT - timedelta(minutes=n),
+            view_count=100 + n,
+        )
+        for n in range(1, 4)
+    ]
+    db.session.add_all([*tied, *others])
+    db.session.commit()
+    return tied, others
+
+
+def walk(client, url: str, htmx: bool) -> tuple[list[int], list[int]]:
+    """Every page of a list through its "加载更多" links: (article ids, row numbers) in order."""
+    ids: list[int] = []
+    numbers: list[int] = []
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.get(url)
+    for _ in range(20):  # a list of 48 rows has 3 pages; more means the walk is looping
+        assert response.status_code == 200, url
+        page = soup(response)
+        for row in page.select("li.headline"):
+            numbers.append(int(row["value"]))
+            ids.append(int(row.select_one("a")["href"].rsplit("/", 1)[1]))
+        more = page.select_one("li.more a")
+        if more is None:
+            return ids, numbers
+        url = more["href"]
+        response = client.get(url, headers=headers)
+    raise AssertionError(f"still more pages after 20: {url}")
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["pages", "fragments"])
+@pytest.mark.parametrize("url", ["/", "/tags/同一时刻", "/categories/same"])
+def test_rows_with_the_same_time_are_listed_once_each_numbered_without_gaps(
+    client, same_moment, url, htmx
+):
+    tied, others = same_moment
+    ids, numbers = walk(client, url, htmx)
+    assert numbers == list(range(1, len(tied) + len(others) + 1))
+    assert len(ids) == len(set(ids))
+    # Newest first; among the same second, the later written first; then the older ones.
+    expected = sorted((a.id for a in tied), reverse=True) + [a.id for a in others]
+    assert ids == expected
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["pages", "fragments"])
+def test_top_with_equal_view_counts_is_listed_once_each_numbered_without_gaps(
+    client, same_moment, htmx
+):
+    tied, others = same_moment
+    ids, numbers = walk(client, "/top", htmx)
+    assert numbers == list(range(1, len(tied) + len(others) + 1))
+    assert len(ids) == len(set(ids))
+    most_read = [a.id for a in sorted(others, key=lambda a: a.view_count, reverse=True)]
+    assert ids == most_read + sorted((a.id for a in tied), reverse=True)

@@ -47,6 +47,9 @@ print(server.server_port, flush=True)
 server.serve_forever()
 """
 FOLLOW_SECONDS = 0.2
+# How long a condition may take before the test gives up: far above what it needs, so a slow
+# shared machine never fails a test that is right (how fast is bench/'s business).
+PATIENCE = 60.0
 
 
 def host_config(tmp_path: Path, name: str, database: str, **overrides) -> dict:
@@ -189,7 +192,7 @@ def test_published_on_one_host_is_found_on_the_other_and_cleared_everywhere(host
     top = newest_change(a)
     b_home = Path(b.config["SEARCH_INDEX_DIR"])
     # B's timer applies the entry without any search asking for it...
-    took = wait_until(lambda: index.read_applied(index.live_dir(b_home)) >= top, 1.0)
+    took = wait_until(lambda: index.read_applied(index.live_dir(b_home)) >= top, PATIENCE)
     print(f"B's timer applied A's change after {took:.3f} s")
     # ...and B's search finds it (a search would catch up by itself as well).
     assert hit_ids(on_b.get("/search?q=hq9").get_data(as_text=True)) == [article]
@@ -210,9 +213,10 @@ def test_a_host_that_searches_first_catches_up_before_answering(hosts):
     a, b, (on_a, on_b), _, _ = hosts
     b.extensions["microsite.search"].stop_timer()  # no timer: only the search itself
     article = publish(on_a, "先追上再回答", "<p>先追上再回答 kv4</p>")
-    began = time.monotonic()
+    b_index = index.live_dir(Path(b.config["SEARCH_INDEX_DIR"]))
+    assert index.read_applied(b_index) < newest_change(a)  # B is behind when asked
     assert hit_ids(on_b.get("/search?q=kv4").get_data(as_text=True)) == [article]
-    assert time.monotonic() - began < 1.0
+    assert index.read_applied(b_index) >= newest_change(a)
 
 
 def test_a_killed_host_catches_up_when_restarted(hosts, tmp_path):
@@ -230,7 +234,7 @@ def test_a_killed_host_catches_up_when_restarted(hosts, tmp_path):
 
     c.start()  # the same index directory: no rebuild, it follows the log from where it was
     assert c.request("/healthz")[0] == 200  # a first request starts its follower
-    took = wait_until(lambda: index.read_applied(c.live_index) >= top, 2.0)
+    took = wait_until(lambda: index.read_applied(c.live_index) >= top, PATIENCE)
     print(f"restarted host applied what it missed {took:.3f} s after its first request")
     health = json.loads(c.request("/healthz")[1])
     assert health["search"]["in_sync"] is True
@@ -271,7 +275,7 @@ def redis_uri(tmp_path):
             except OSError:
                 return False
 
-        wait_until(answers, 10.0)
+        wait_until(answers, PATIENCE)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         server.terminate()

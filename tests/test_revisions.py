@@ -398,6 +398,23 @@ def test_the_edit_page_lists_the_newest_and_links_to_every_revision(desk, monkey
     assert desk.get("/admin/articles/999999/revisions").status_code == 404
 
 
+def test_the_edit_page_lists_exactly_the_newest_20_of_22_versions(desk):
+    # README (Admin, Revisions): "The edit page lists the newest 20 (all at
+    # /admin/articles/<id>/revisions)". The number is README's, not EDIT_PAGE_LIMIT.
+    article = create(desk, title="第1稿")
+    for n in range(2, 23):
+        edit(desk, article, title=f"第{n}稿")
+    rows = listed(desk, article)
+    assert len(rows) == 20
+    assert rows[0]["version"] == "第 22 版 （当前）"
+    assert [row["version"] for row in rows[1:]] == [f"第 {n} 版" for n in range(21, 2, -1)]
+    page = soup(desk.get(f"/admin/articles/{article.id}/edit"))
+    link = page.select_one("section.revisions a[href$='/revisions']")
+    assert link.get_text() == "查看全部 22 个版本"
+    everything = soup(desk.get(link["href"])).select("section.revisions tbody tr th")
+    assert len(everything) == 22
+
+
 def test_a_long_rewritten_run_is_compared_paragraph_by_paragraph(monkeypatch):
     monkeypatch.setattr(worddiff, "BLOCK_LIMIT", 10)
     old = "<p>第一段讲劳务派遣。</p><p>第二段讲工资。</p><p>第三段。</p>"

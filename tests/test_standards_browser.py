@@ -72,21 +72,83 @@ def save_page(page: Page, folder: Path, name: str) -> str:
     return str(path)
 
 
+# vnu.jar's exit status when it ran to the end and found errors (0: it found none).
+VNU_FOUND_ERRORS = 1
+
+
 def nu_errors_in(files: list[str]) -> list[tuple[str, str]]:
-    """The Nu validator's errors in saved pages, but for htmx's hx-* attributes."""
+    """The Nu validator's errors in saved pages, but for htmx's hx-* attributes.
+
+    Fails the test when the validator did not do its job: a page missing or empty (vnu
+    reports nothing for a file it cannot read), no JSON report (it crashed), an I/O error in
+    the report, or an exit status that does not match what it reported.
+    """
+    unreadable = [f for f in files if not Path(f).is_file() or Path(f).stat().st_size == 0]
+    if unreadable or not files:
+        pytest.fail(f"no page to validate: {unreadable or files}")
     run = subprocess.run(
         ["java", "-jar", str(VNU), "--errors-only", "--format", "json", *files],
         capture_output=True,
         text=True,
         timeout=180,
     )
-    messages = json.loads(run.stderr or "{}").get("messages", [])
+    messages = nu_messages(run)
     # htmx's hx-* attributes are not in the HTML spec; they are the only thing filtered.
     return [
         (Path(m.get("url", "")).name, m["message"])
         for m in messages
         if not (m["message"].startswith("Attribute “hx-") and "not allowed" in m["message"])
     ]
+
+
+def nu_messages(run: subprocess.CompletedProcess) -> list[dict]:
+    """The error messages of a finished vnu run; fails the test when the run went wrong."""
+    said = f"exit {run.returncode}, stderr {run.stderr[-1500:]!r}, stdout {run.stdout[-500:]!r}"
+    try:
+        report = json.loads(run.stderr)
+    except ValueError:
+        report = None
+    if not isinstance(report, dict) or not isinstance(report.get("messages"), list):
+        pytest.fail(f"the Nu validator gave no report ({said})")
+    messages = report["messages"]
+    broken = [m for m in messages if m.get("type") == "non-document-error"]
+    if broken:
+        pytest.fail(f"the Nu validator could not read a page: {broken[:3]}")
+    errors = [m for m in messages if m.get("type") == "error"]
+    if run.returncode not in (0, VNU_FOUND_ERRORS) or bool(errors) != bool(run.returncode):
+        pytest.fail(f"the Nu validator's exit does not match its {len(errors)} errors ({said})")
+    return errors
+
+
+def test_nu_errors_in_reports_errors_and_fails_when_the_validator_did_not_run(tmp_path):
+    valid = tmp_path / "valid.html"
+    valid.write_text("<!DOCTYPE html><html lang=zh-CN><title>好</title><p>正文", encoding="utf-8")
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!DOCTYPE html><html lang=zh-CN><p><div></p>", encoding="utf-8")
+    assert nu_errors_in([str(valid)]) == []
+    found = nu_errors_in([str(valid), str(broken)])
+    assert found and {name for name, _ in found} == {"broken.html"}
+    # A page that was never written: vnu itself would report nothing and exit 0.
+    with pytest.raises(pytest.fail.Exception, match="no page"):
+        nu_errors_in([str(tmp_path / "never-saved.html")])
+
+
+@pytest.mark.parametrize(
+    "returncode, stderr",
+    [
+        (1, ""),  # the JVM died before a word
+        (1, "Error: Unable to access jarfile vnu.jar"),
+        (137, '{"messages": []}'),  # killed after printing
+        (0, '{"messages": [{"type": "error", "message": "Stray end tag."}]}'),
+        (1, '{"messages": []}'),
+        (0, '{"messages": [{"type": "non-document-error", "message": "IO error"}]}'),
+    ],
+    ids=["silent crash", "no jar", "killed", "errors exit 0", "exit 1 no errors", "io error"],
+)
+def test_nu_messages_fails_when_the_run_went_wrong(returncode, stderr):
+    run = subprocess.CompletedProcess(["java"], returncode, stdout="", stderr=stderr)
+    with pytest.raises(pytest.fail.Exception, match="Nu validator"):
+        nu_messages(run)
 
 
 def horizontal_overflow(page: Page) -> tuple[int, int] | None:
