@@ -5,6 +5,7 @@ tests/test_hostile_browser.py checks in Chromium that none of these payloads run
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
 import pytest
@@ -35,6 +36,8 @@ PAYLOADS = {
     "iframe": '<iframe src="javascript:alert(1)"></iframe><object data="x.swf"></object>',
     "long": "长" * 5000,
 }
+# What a title is stored as when it is not the payload itself.
+STORED_TITLES = {"controls": "abc[31mde\u202ef\u2028g"}
 # The htmx elements the site's own templates write: (tag, its hx-* attributes). Any other
 # element carrying an hx-*, data-hx-* or on* attribute, whatever its value, came from input;
 # so does any of these found inside stored content (an [hx-disable] container). A new htmx
@@ -148,14 +151,17 @@ def _article_with(hostile_app, desk, name: str) -> None:
         article = db.session.get(Article, article_id)
         pages += [f"/tags/{quote(tag.name)}" for tag in article.tags]
         pages.append(f"/categories/{quote(article.category.slug)}")
-        assert article.title == payload[:200].strip()
+        # Stored as typed, but for control characters, which are dropped (issue 14.6).
+        assert article.title == STORED_TITLES.get(name, payload[:200].strip())
     pages += [f"/articles/{article_id}/related", "/feed.xml"]
     visitor = hostile_app.test_client()
     for url in pages:
         client = desk if url.startswith("/admin") else visitor
         page = client.get(url)
         assert_not_500(page, f"{name} {url}")
-        if url != "/feed.xml":
+        if url == "/feed.xml":
+            ET.fromstring(page.get_data())  # well-formed XML for every feed reader
+        else:
             assert_inert(page.get_data(as_text=True), f"{name} {url}")
     article_page = visitor.get(f"/articles/{article_id}").get_data(as_text=True)
     # The title is shown as text: the payload's characters, escaped, not dropped.
