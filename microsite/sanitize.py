@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -96,6 +97,18 @@ def clean_html(html: str | None) -> str:
     return fragment.serialize().strip()
 
 
+@lru_cache(maxsize=512)
+def balanced_html(html: str) -> str:
+    """Stored HTML as it may be put inside a page: every element closed where it began, stray
+    end tags dropped, every attribute value escaped.
+
+    Saved bodies already are (they went through clean_html); this is for markup that reached
+    the database another way. Its end tags could otherwise close the hx-disable container
+    around it and put what follows outside. Cached: the same bodies are shown again and again.
+    """
+    return Fragment.parse(html).serialize()
+
+
 def _is_refused_image(node: Element) -> bool:
     # The filter dropped a source that is not one of our uploads: the picture goes whole.
     return node.tag == "img" and "src" not in node.attrs
@@ -116,7 +129,13 @@ def images_missing_alt(html: str | None) -> int:
 
 
 # The tree the cleaner's output is read into. Void elements have no end tag and no children.
-_VOID = {"br", "img", "hr", "wbr"}
+_VOID = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+    "track", "wbr",
+}  # fmt: skip
+# A browser adds the attributes of a stray <html> or <body> tag to the page's own element,
+# outside any container: such tags are unwrapped (their content kept, the tag dropped).
+_DOCUMENT_TAGS = {"html", "head", "body"}
 
 
 @dataclass
@@ -142,13 +161,16 @@ class Fragment(HTMLParser):
         return fragment
 
     def handle_starttag(self, tag, attrs):
+        if tag in _DOCUMENT_TAGS:
+            return
         element = Element(tag, dict(attrs))
         self._open[-1].children.append(element)
         if tag not in _VOID:
             self._open.append(element)
 
     def handle_startendtag(self, tag, attrs):
-        self._open[-1].children.append(Element(tag, dict(attrs)))
+        if tag not in _DOCUMENT_TAGS:
+            self._open[-1].children.append(Element(tag, dict(attrs)))
 
     def handle_endtag(self, tag):
         # Close the innermost open element of that name; a stray end tag is ignored.

@@ -29,12 +29,17 @@ PROBE = "/admin/hx-probe"
 
 
 def hostile_markup(editor_id: int) -> str:
-    """A self-firing form that makes the editor an admin, and a self-firing GET."""
+    """A self-firing form that makes the editor an admin, and self-firing GETs: one plain,
+    one after end tags meant to close the container around it, one as attributes of a stray
+    <body> tag (a browser copies those onto the page's own body)."""
     return (
         f'<form hx-post="/admin/users/{editor_id}/role" hx-trigger="load" hx-swap="none">'
         '<input name="role" value="admin"></form>'
         f'<div hx-get="{PROBE}" hx-trigger="load" hx-swap="none">探针</div>'
         f'<p data-hx-get="{PROBE}" data-hx-trigger="load">探针二</p>'
+        "</p></div></div></article></details></section></dd></dl></li></ol></main>"
+        f'<div hx-get="{PROBE}?escaped=1" hx-trigger="load" hx-swap="none">逃逸</div>'
+        f'<body hx-get="{PROBE}?body=1" hx-trigger="load" hx-swap="none">'
     )
 
 

@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microsite.sanitize import clean_html, images_missing_alt, strips_markup
+from microsite.sanitize import balanced_html, clean_html, images_missing_alt, strips_markup
 
 # The oracle is written here, not imported: what README promises article HTML may hold, and
 # what it must never hold. A test that read the module's own allow-list would agree with any
@@ -211,3 +211,29 @@ def test_text_keeps_its_characters_and_entities_stay_escaped():
     assert clean_html('<p><a href="/s?a=1&amp;b=&quot;2&quot;">l</a></p>') == (
         '<p><a href="/s?a=1&amp;b=&quot;2&quot;" rel="noopener nofollow">l</a></p>'
     )
+
+
+@pytest.mark.parametrize(
+    "stored, shown",
+    [
+        # End tags meant to close the page's container are dropped; what follows stays inside.
+        ("<p>a</p></div></article><div>b</div>", "<p>a</p><div>b</div>"),
+        ("<p>a<b>b", "<p>a<b>b</b></p>"),
+        # A browser would copy a stray <body>'s attributes onto the page's own body.
+        ('<body hx-get="/x" hx-trigger="load">t</body>', "t"),
+        ('<html hx-boost="true"><p>t</p>', "<p>t</p>"),
+        (
+            '<p title="a>b" alt=\'"\'>&lt;q&gt; &amp;</p>',
+            '<p title="a&gt;b" alt="&quot;">&lt;q&gt; &amp;</p>',
+        ),
+        ("<p>x<br/><input name=r></input>y</p>", '<p>x<br><input name="r">y</p>'),
+    ],
+)
+def test_stored_html_is_balanced_before_it_is_shown(stored, shown):
+    assert balanced_html(stored) == shown
+
+
+@given(st.lists(pieces, max_size=25).map("".join))
+def test_balancing_leaves_cleaned_bodies_as_they_are(dirty):
+    cleaned = clean_html(dirty)
+    assert balanced_html(cleaned) == cleaned
