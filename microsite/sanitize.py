@@ -97,14 +97,16 @@ def clean_html(html: str | None) -> str:
     return fragment.serialize().strip()
 
 
-@lru_cache(maxsize=512)
+# A few dozen bodies: the page cache answers most repeat views, and a body may be 200,000
+# characters, so a larger cache could hold tens of megabytes per worker.
+@lru_cache(maxsize=32)
 def balanced_html(html: str) -> str:
     """Stored HTML as it may be put inside a page: every element closed where it began, stray
     end tags dropped, every attribute value escaped.
 
     Saved bodies already are (they went through clean_html); this is for markup that reached
     the database another way. Its end tags could otherwise close the hx-disable container
-    around it and put what follows outside. Cached: the same bodies are shown again and again.
+    around it and put what follows outside.
     """
     return Fragment.parse(html).serialize()
 
