@@ -28,6 +28,7 @@ except ImportError:  # WTForms before 3.3 takes (value, label) tuples, which 3.3
 
 
 from .auth import safe_next
+from .controls import one_line, without_controls
 from .models import DRAFT, PUBLISHED
 from .sanitize import images_missing_alt
 
@@ -39,6 +40,26 @@ _NOT_IN_URLS = re.compile(r"[/\\?#%]")
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
+
+
+class LineField(StringField):
+    """One line of text. Control characters are dropped rather than refused: they are
+    invisible, so an error naming them would ask for something the admin cannot see; tabs
+    and line breaks (only a pasted or forged value has them) become a space."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if isinstance(self.data, str):
+            self.data = one_line(self.data)
+
+
+class ProseField(TextAreaField):
+    """Several lines of text: control characters dropped, tabs and line breaks kept."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if isinstance(self.data, str):
+            self.data = without_controls(self.data)
 
 
 def split_keywords(raw: str | None) -> list[str]:
@@ -94,19 +115,19 @@ class PasswordForm(FlaskForm):
 
 
 class ArticleForm(FlaskForm):
-    title = StringField(
+    title = LineField(
         "标题",
         [DataRequired("请填写标题。"), Length(max=200, message="标题最多 200 个字。")],
         [_strip],
     )
-    body = TextAreaField("正文", [Length(max=200_000, message="正文太长了。")])
-    category = StringField(
+    body = ProseField("正文", [Length(max=200_000, message="正文太长了。")])
+    category = LineField(
         "栏目",
         [DataRequired("请选择或填写栏目。"), Length(max=64, message="栏目名最多 64 个字。")],
         [_strip],
     )
-    tags = StringField("关键词", [Length(max=1000)], [_strip])
-    source_note = TextAreaField(
+    tags = LineField("关键词", [Length(max=1000)], [_strip])
+    source_note = ProseField(
         "来源说明", [Length(max=500, message="来源说明最多 500 个字。")], [_strip]
     )
     status = RadioField(
@@ -145,7 +166,7 @@ class ArticleForm(FlaskForm):
 
 
 class WordForm(FlaskForm):
-    word = StringField(
+    word = LineField(
         "屏蔽词",
         [DataRequired("请输入要屏蔽的词。"), Length(max=64, message="最多 64 个字。")],
         [_strip],
@@ -153,14 +174,12 @@ class WordForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    site_name = StringField(
-        "网站名称", [DataRequired("请填写网站名称。"), Length(max=100)], [_strip]
-    )
-    hotline = StringField("客服热线", [Length(max=64)], [_strip])
-    disclaimer = TextAreaField("来源声明", [Length(max=500)], [_strip])
-    footer_links = TextAreaField("页脚链接", [Length(max=5000)])
-    keyword_links = TextAreaField("关键词链接", [Length(max=5000)])
-    icp = StringField("ICP 备案号", [Length(max=64)], [_strip])
+    site_name = LineField("网站名称", [DataRequired("请填写网站名称。"), Length(max=100)], [_strip])
+    hotline = LineField("客服热线", [Length(max=64)], [_strip])
+    disclaimer = ProseField("来源声明", [Length(max=500)], [_strip])
+    footer_links = ProseField("页脚链接", [Length(max=5000)])
+    keyword_links = ProseField("关键词链接", [Length(max=5000)])
+    icp = LineField("ICP 备案号", [Length(max=64)], [_strip])
 
     def validate_footer_links(self, field) -> None:
         try:
@@ -170,5 +189,5 @@ class SettingsForm(FlaskForm):
 
 
 class PageForm(FlaskForm):
-    title = StringField("标题", [DataRequired("请填写标题。"), Length(max=100)], [_strip])
-    body = TextAreaField("内容", [Length(max=200_000)])
+    title = LineField("标题", [DataRequired("请填写标题。"), Length(max=100)], [_strip])
+    body = ProseField("内容", [Length(max=200_000)])

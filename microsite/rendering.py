@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import text
 from .extensions import db
+from .sanitize import balanced_html
 from .site import DEFAULTS, masked_words, site_settings
 
 YEAR = 365 * 24 * 3600
@@ -33,8 +34,9 @@ def mask_filter(value: str | None) -> str:
 
 
 def mask_html_filter(value: str | None) -> Markup:
-    # Bodies are sanitized when saved, so the stored HTML is trusted markup.
-    return Markup(text.mask_html(value, masked_words()))
+    # Bodies are sanitized when saved; balancing them again keeps anything stored another way
+    # inside its container (and so inside hx-disable).
+    return Markup(text.mask_html(balanced_html(value or ""), masked_words()))
 
 
 def render_fragment_or_page(fragment: str, page: str, **context):

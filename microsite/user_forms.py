@@ -17,6 +17,7 @@ except ImportError:  # WTForms before 3.3 takes (value, label) tuples, which 3.3
 
 
 from .auth import ADMIN, EDITOR
+from .forms import LineField
 
 ROLE_LABELS = {ADMIN: "管理员", EDITOR: "编辑"}
 MIN_PASSWORD = 8
@@ -48,7 +49,7 @@ class NewUserForm(FlaskForm):
         [DataRequired("请填写用户名。"), Length(max=64, message="用户名最多 64 个字符。")],
         [_strip],
     )
-    display_name = StringField(
+    display_name = LineField(
         "显示名",
         [DataRequired("请填写显示名。"), Length(max=64, message="显示名最多 64 个字。")],
         [_strip],

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, render_template
 from sqlalchemy import func, select
 
 from .. import listings
+from ..controls import xml_safe
 from ..extensions import db
 from ..models import PUBLISHED, Article, Category, Page, Tag
 from ..origin import absolute_url
@@ -19,7 +20,9 @@ FEED_SIZE = 20
 
 
 def _xml(template: str, **context) -> Response:
-    return Response(render_template(template, **context), mimetype="application/xml")
+    # A character XML forbids (a control in an imported title) cannot be escaped, and one
+    # would make the whole document unreadable to every feed reader: it is left out.
+    return Response(xml_safe(render_template(template, **context)), mimetype="application/xml")
 
 
 @bp.get("/robots.txt")

@@ -6,11 +6,12 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import IntegerField, StringField
+from wtforms import IntegerField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from ... import images
+from ...forms import LineField
 from ...models import Image
 from . import bp
 
@@ -23,7 +24,7 @@ READ_FACTOR = 4
 
 class ImageForm(FlaskForm):
     image = FileField("图片文件", [FileRequired("请选择要上传的图片。")], id="image-file")
-    alt = StringField(
+    alt = LineField(
         "图片说明（替代文字）",
         [
             DataRequired("请填写图片说明（替代文字）"),
