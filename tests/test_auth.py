@@ -312,3 +312,31 @@ def test_create_admin_prompts_for_the_password(app, runner):
     assert user.role == "editor" and user.check_password("long enough 1")
     refused = runner.invoke(args=["create-admin", "boss", "--password", "on the command line"])
     assert refused.exit_code == 2
+
+
+def test_password_change_is_throttled_like_sign_in(csrf_app):
+    """README: the password form is throttled the same way. Five wrong current passwords, then
+    a 429 that says when to retry, even for the right one; the guesses count against the
+    username, so signing in from the same address is refused too (issue 20)."""
+    client = csrf_app.test_client()
+    assert sign_in(client).status_code == 302
+
+    def change(current: str):
+        return post_form(
+            client,
+            "/admin/password",
+            current_password=current,
+            new_password="new secret 2",
+            confirm="new secret 2",
+        )
+
+    assert [change(f"guess {n}").status_code for n in range(5)] == [422] * 5
+    refused = change(ADMIN_PASSWORD)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 301
+    message = soup(refused).select_one(".error-page__message").get_text()
+    assert re.search(r"请在 \d\d:\d\d:\d\d（约 [1-5] 分钟后）再试", message)
+    assert sign_in(csrf_app.test_client()).status_code == 429
+    with csrf_app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(username="editor"))
+        assert user.check_password(ADMIN_PASSWORD)
