@@ -111,8 +111,8 @@ def end_current() -> None:
 def end_all(user_id: int, keep_current: bool = False) -> int:
     """End every session of `user_id` (but this request's, if asked); how many ended."""
     query = delete(UserSession).where(UserSession.user_id == user_id)
-    digest = current_token_hash()
-    if keep_current and digest is not None:
+    digest = current_token_hash() if keep_current else None  # no request: the command line
+    if digest is not None:
         query = query.where(UserSession.token_hash != digest)
     ended = db.session.execute(query).rowcount
     db.session.commit()

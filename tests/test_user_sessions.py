@@ -247,3 +247,21 @@ def test_ending_a_session_needs_the_csrf_token(site):
     client = _signed_in(site)
     assert client.post("/admin/account/sessions/end-others").status_code == 400
     assert client.get("/admin/").status_code == 200
+
+
+def test_a_password_set_on_the_command_line_ends_every_session(site):
+    client = _signed_in(site)
+    stolen = _copied_cookie(client)
+    with site.app_context():
+        result = site.test_cli_runner().invoke(
+            args=["create-admin", "ｅｄｉｔｏｒ"], input="changed by cli 1\nchanged by cli 1\n"
+        )
+        db.session.remove()
+    assert result.exit_code == 0, result.output
+    assert _is_login_page(_replay(site, stolen))
+    assert _is_login_page(client.get("/admin/"))
+    with site.app_context():
+        assert db.session.scalar(select(UserSession.id)) is None
+        names = db.session.scalars(select(User.username).order_by(User.id)).all()
+    assert names == ["boss", "editor"]  # the full-width name found the existing user
+    assert _signed_in(site, password="changed by cli 1").get("/admin/").status_code == 200
