@@ -203,6 +203,10 @@ def test_the_sessions_page_lists_devices_and_ends_them(site):
     phone_row = next(row for row in rows if "10.1.1.2" in row.get_text())
     assert "Safari · iPhone" in phone_row.get_text()
     assert "登录设备" in page.select_one(".admin-nav").get_text()
+    assert (
+        "120 分钟没有操作、或登录超过 168 小时的会话会自动结束"
+        in page.select_one(".lead").get_text()
+    )
 
     # End the phone's session: the phone and any copy of its cookie are signed out.
     action = phone_row.select_one("form")["action"]
