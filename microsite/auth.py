@@ -1,14 +1,15 @@
-"""Who is signed in: user loading, sign-in sessions, login throttling, same-site `next`."""
+"""Who is signed in: user loading, sign-in and sign-out, roles, same-site `next`.
+
+The server-side sessions live in microsite.user_sessions, the sign-in throttle in
+microsite.throttle.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
-import time
 from collections.abc import Callable
-from datetime import datetime
 from functools import cache, wraps
 from urllib.parse import urlsplit
 
@@ -19,15 +20,14 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, Unauthorized
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import throttle, user_sessions
 from .errors import render_error
-from .extensions import db, limiter, login_manager
+from .extensions import db, login_manager
 from .models import User
-from .text import SITE_TZ
+from .usernames import normalize
 
 ADMIN, EDITOR = "admin", "editor"
 ROLES = (ADMIN, EDITOR)
-# Five failures are allowed; the sixth within the window is refused with a 429.
-LOGIN_LIMIT = "5 per 5 minutes"
 _STAMP = "_auth_stamp"
 
 
@@ -39,13 +39,18 @@ def _stamp(user: User) -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    """The user of this request's session, if that session is still open on the server."""
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or not hmac.compare_digest(session.get(_STAMP, ""), _stamp(user)):
+    if user is None or not user.is_active:
+        return None  # a disabled account's open sessions end at their next request
+    # Two independent locks: the server-side row (ended by sign-out, "end other sessions",
+    # disabling, a password change) and the password stamp, which ends sessions even when a
+    # password is changed somewhere that forgets to end them (the command line, say).
+    if not hmac.compare_digest(session.get(_STAMP, ""), _stamp(user)):
         return None
-    # A disabled account's open sessions end at their next request.
-    return user if user.is_active else None
+    return user if user_sessions.find(user.id) is not None else None
 
 
 @cache
@@ -56,19 +61,25 @@ def _dummy_hash() -> str:
 
 def authenticate(username: str, password: str) -> User | None:
     """The user with these credentials, or None (unknown users cost as much as known ones)."""
-    user = db.session.scalar(db.select(User).filter_by(username=username.strip()))
+    name = normalize(username)
+    user = db.session.scalar(db.select(User).filter_by(username=name))
     if user is None:
         check_password_hash(_dummy_hash(), password)
-        return None
     # A disabled account is refused like a wrong password (its hash is still checked).
-    return user if user.check_password(password) and user.is_active else None
+    elif user.check_password(password) and user.is_active:
+        return user
+    # For operators (fail2ban and the like); the password is never logged.
+    current_app.logger.warning("sign-in failed for %r from %s", name, get_remote_address())
+    return None
 
 
 def sign_in(user: User) -> None:
-    """Start a fresh session: nothing set before sign-in survives it (session fixation)."""
+    """Start a fresh session: nothing set before sign-in survives it (session fixation), and
+    the server records it so it can be listed and ended."""
     session.clear()
     login_user(user)
     session[_STAMP] = _stamp(user)
+    user_sessions.start(user.id)
 
 
 def refresh_stamp(user: User) -> None:
@@ -76,7 +87,16 @@ def refresh_stamp(user: User) -> None:
     session[_STAMP] = _stamp(user)
 
 
+def password_changed(user: User) -> None:
+    """End every session of `user` but this request's own (when it is theirs)."""
+    mine = current_user.is_authenticated and current_user.id == user.id
+    user_sessions.end_all(user.id, keep_current=mine)
+    if mine:
+        refresh_stamp(user)
+
+
 def sign_out() -> None:
+    user_sessions.end_current()
     logout_user()
     session.clear()
 
@@ -145,63 +165,6 @@ def admin_required(view: Callable) -> Callable:
     return wrapper
 
 
-# --- login throttling ---------------------------------------------------------------------
-
-
-# Kept on the request, not on g: g outlives a request when an app context is already pushed.
-_FAILED = "microsite.login_failed"
-
-
-def mark_login_failed() -> None:
-    request.environ[_FAILED] = True
-
-
-def login_failed() -> bool:
-    return bool(request.environ.get(_FAILED))
-
-
-def _ip_key() -> str:
-    return f"login-ip:{get_remote_address()}"
-
-
-def _username_key() -> str:
-    return f"login-user:{(request.form.get('username') or '').strip().casefold()}"
-
-
-def _retry_at() -> float:
-    breached = [limit.reset_at for limit in limiter.current_limits if limit.breached]
-    return max(breached, default=time.time() + 60)
-
-
-def _on_breach(_limit) -> Response:
-    seconds = max(1, math.ceil(_retry_at() - time.time()))
-    return Response(status=429, headers={"Retry-After": str(seconds)})
-
-
-def _breach_message() -> str:
-    retry_at = _retry_at()
-    minutes = max(1, round((retry_at - time.time()) / 60))
-    clock = datetime.fromtimestamp(retry_at, SITE_TZ).strftime("%H:%M:%S")
-    return f"登录失败次数过多。为保护账户，请在 {clock}（约 {minutes} 分钟后）再试。"
-
-
-def throttle_options() -> dict:
-    """Limiter options that count failed password checks only and say when to retry."""
-    return {
-        "methods": ["POST"],
-        # Only wrong passwords count; a CSRF error or an empty field costs nothing.
-        "deduct_when": lambda _response: login_failed(),
-        "on_breach": _on_breach,
-        "error_message": _breach_message,
-    }
-
-
-def throttled(view: Callable) -> Callable:
-    """Count failed sign-ins per client address and per username."""
-    view = limiter.limit(LOGIN_LIMIT, key_func=_username_key, **throttle_options())(view)
-    return limiter.limit(LOGIN_LIMIT, key_func=_ip_key, **throttle_options())(view)
-
-
 def _csrf_error(error: CSRFError):
     return render_error(BadRequest("表单已过期或缺少安全校验信息，请刷新页面后重新提交。"))
 
@@ -211,3 +174,4 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "admin.login"
     login_manager.unauthorized_handler(_unauthorized)
     app.register_error_handler(CSRFError, _csrf_error)
+    throttle.init_app(app)

@@ -9,10 +9,11 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from . import scheduling, search
+from . import scheduling, search, user_sessions
 from .extensions import db
 from .importer import PageFormatError, parse_page, store_page
 from .models import Article, Page, User
+from .usernames import normalize
 
 DEMO_PAGE = Path(__file__).parent / "demo" / "seed_page.txt"
 DEMO_PAGES = {
@@ -55,6 +56,7 @@ def _prompt_password() -> str:
 def create_admin_command(username: str, display_name: str | None, role: str | None) -> None:
     """Create an admin, or set the password (and role) of an existing one; prompts for it."""
     password = _prompt_password()
+    username = normalize(username)  # ａｄｍｉｎ typed in full-width mode is admin
     user = db.session.scalar(select(User).filter_by(username=username))
     if user is None:
         user = User(username=username, display_name=display_name or username, role=role or "admin")
@@ -65,6 +67,7 @@ def create_admin_command(username: str, display_name: str | None, role: str | No
     # A new password also ends the user's open sessions (auth keys them to the hash).
     user.set_password(password)
     db.session.commit()
+    user_sessions.end_all(user.id)
     click.echo(f"管理员 {username}（{user.role}）已保存。")
 
 

@@ -71,6 +71,10 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE"),
+        # Server-side sign-in sessions (microsite.user_sessions): a session ends after this long
+        # without a request, and this long after sign-in whatever happens.
+        "SESSION_IDLE_MINUTES": float(os.environ.get("MICROSITE_SESSION_IDLE_MINUTES", 120)),
+        "SESSION_MAX_HOURS": float(os.environ.get("MICROSITE_SESSION_MAX_HOURS", 7 * 24)),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         # Articles are text: 2 MiB is far above any real form and stops 10 MB floods early.

@@ -267,3 +267,36 @@ class ImportedFile(db.Model):
     __tablename__ = "imported_files"
     source: Mapped[str] = mapped_column(String(500), primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+
+
+class UserSession(db.Model):
+    """One sign-in: the browser holds a random token, this row only its SHA-256. Deleting the
+    row ends the session wherever its cookie was copied (microsite.user_sessions)."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=local_now)
+    # Written at most once a minute (microsite.user_sessions.TOUCH_EVERY), not every request.
+    last_seen_at: Mapped[datetime] = mapped_column(default=local_now)
+
+
+class SignInAttempt(db.Model):
+    """The sign-in throttle's shared counter (microsite.throttle), in the site's database so
+    every worker and host sees the same numbers without an extra server. A row is written
+    before the password is checked ("pending"), then marked "failed" or "ok"; times are Unix
+    seconds, so the Redis store and this one share one policy."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_username", "username", "at"),
+        Index("ix_sign_in_attempts_address", "address", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float]
+    outcome: Mapped[str] = mapped_column(String(8), default="pending")

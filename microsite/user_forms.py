@@ -18,6 +18,7 @@ except ImportError:  # WTForms before 3.3 takes (value, label) tuples, which 3.3
 
 from .auth import ADMIN, EDITOR
 from .forms import LineField
+from .usernames import normalize
 
 ROLE_LABELS = {ADMIN: "管理员", EDITOR: "编辑"}
 MIN_PASSWORD = 8
@@ -47,7 +48,8 @@ class NewUserForm(FlaskForm):
     username = StringField(
         "用户名",
         [DataRequired("请填写用户名。"), Length(max=64, message="用户名最多 64 个字符。")],
-        [_strip],
+        # NFKC: ａｄｍｉｎ typed in full-width mode is stored, and signs in, as admin.
+        [normalize],
     )
     display_name = LineField(
         "显示名",

@@ -20,6 +20,7 @@ PAGES = {
     "page": "/admin/pages/about",
     "reindex": "/admin/reindex",
     "password": "/admin/password",
+    "sessions": "/admin/account/sessions",
 }
 
 
@@ -83,7 +84,7 @@ def test_admin_pages_fit_a_360px_phone(browser, urls):
     base = urls["dashboard"].removesuffix("/admin/")
     page = signed_in_page(browser, base, viewport={"width": 360, "height": 740})
     try:
-        for name in ("dashboard", "edit", "words", "settings"):
+        for name in ("dashboard", "edit", "words", "settings", "sessions"):
             page.goto(urls[name])
             assert horizontal_overflow(page) is None, name
     finally:

@@ -91,13 +91,38 @@ def test_sixth_failure_gets_a_429_that_says_when_to_retry(client, admin_user):
     assert client.get("/admin/login").status_code == 200  # the form itself still opens
 
 
-def test_throttle_per_username_across_addresses(client, admin_user):
-    for number in range(5):
+def _move_clock(monkeypatch, **delta) -> None:
+    from datetime import timedelta
+
+    from microsite import text
+
+    monkeypatch.setattr(text, "CLOCK_OFFSET", text.CLOCK_OFFSET + timedelta(**delta))
+
+
+def test_a_username_under_attack_is_slowed_down_not_locked(client, admin_user, monkeypatch):
+    """Guesses from many addresses slow the username down; the owner still signs in from an
+    address they used before, and everyone else may try again after a delay."""
+    owner = {"REMOTE_ADDR": "10.0.9.9"}
+    assert sign_in(client, environ_base=owner).status_code == 302
+    client.post("/admin/logout", environ_base=owner)
+    for number in range(10):
         address = {"REMOTE_ADDR": f"10.0.0.{number}"}
         assert sign_in(client, password="wrong", environ_base=address).status_code == 422
-    fresh = {"REMOTE_ADDR": "10.0.1.1"}
-    assert sign_in(client, environ_base=fresh).status_code == 429
-    assert sign_in(client, "other", "wrong", environ_base=fresh).status_code == 422
+    stranger = {"REMOTE_ADDR": "10.0.1.1"}
+    refused = sign_in(client, environ_base=stranger)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 30
+    # Another username from the same fresh address is not slowed down.
+    assert sign_in(client, "other", "wrong", environ_base=stranger).status_code == 422
+    # The owner's own address is not held up by the guessing elsewhere.
+    assert sign_in(client, environ_base=owner).status_code == 302
+    client.post("/admin/logout", environ_base=owner)
+    # Past the delay a new address may check one password, then waits twice as long.
+    _move_clock(monkeypatch, seconds=31)
+    assert sign_in(client, password="wrong", environ_base=stranger).status_code == 422
+    again = sign_in(client, environ_base={"REMOTE_ADDR": "10.0.1.2"})
+    assert again.status_code == 429
+    assert 30 < int(again.headers["Retry-After"]) <= 60
 
 
 def test_throttle_per_address_across_usernames(client, admin_user):
@@ -287,3 +312,31 @@ def test_create_admin_prompts_for_the_password(app, runner):
     assert user.role == "editor" and user.check_password("long enough 1")
     refused = runner.invoke(args=["create-admin", "boss", "--password", "on the command line"])
     assert refused.exit_code == 2
+
+
+def test_password_change_is_throttled_like_sign_in(csrf_app):
+    """README: the password form is throttled the same way. Five wrong current passwords, then
+    a 429 that says when to retry, even for the right one; the guesses count against the
+    username, so signing in from the same address is refused too (issue 20)."""
+    client = csrf_app.test_client()
+    assert sign_in(client).status_code == 302
+
+    def change(current: str):
+        return post_form(
+            client,
+            "/admin/password",
+            current_password=current,
+            new_password="new secret 2",
+            confirm="new secret 2",
+        )
+
+    assert [change(f"guess {n}").status_code for n in range(5)] == [422] * 5
+    refused = change(ADMIN_PASSWORD)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 301
+    message = soup(refused).select_one(".error-page__message").get_text()
+    assert re.search(r"请在 \d\d:\d\d:\d\d（约 [1-5] 分钟后）再试", message)
+    assert sign_in(csrf_app.test_client()).status_code == 429
+    with csrf_app.app_context():
+        user = db.session.scalar(db.select(User).filter_by(username="editor"))
+        assert user.check_password(ADMIN_PASSWORD)

@@ -265,6 +265,8 @@ def test_editing_shows_the_time_reschedules_and_unschedules(desk, reader, clock)
     clock(timedelta(hours=3))
     assert reader.get(f"/articles/{article.id}").status_code == 404
     assert reload(article).status == DRAFT
+    # Three idle hours end the desk's session (MICROSITE_SESSION_IDLE_MINUTES): sign in again.
+    sign_in(desk)
 
     # A published article given a time to come leaves the site until then.
     save(desk, edit_url, published_at="", version=article.version)

@@ -195,6 +195,15 @@ def test_admin_creates_an_editor_who_can_sign_in(admin, app):
         ({"password": "short"}, "password", "8 到 200 个字符"),
         ({"username": "boss"}, "username", "已经有人用了"),
         ({"username": "BOSS"}, "username", "已经有人用了"),
+        # Issue 14.10: full-width letters are the same name after NFKC …
+        ({"username": "ｂｏｓｓ"}, "username", "已经有人用了"),
+        ({"username": " ＢＯＳＳ "}, "username", "已经有人用了"),
+        # … and names that merely look like it are refused as look-alikes.
+        ({"username": "b0ss"}, "username", "看起来太像"),
+        ({"username": "bоss"}, "username", "看起来太像"),  # Cyrillic о
+        ({"username": "βoss"}, "username", "看起来太像"),  # Greek beta
+        ({"username": "bo.ss"}, "username", "看起来太像"),
+        ({"username": "bóss"}, "username", "看起来太像"),
         ({"username": "two words"}, "username", "不能有空格"),
         ({"username": ""}, "username", "请填写用户名"),
         ({"display_name": ""}, "display_name", "请填写显示名"),
@@ -212,6 +221,24 @@ def test_creation_errors_sit_next_to_their_field(admin, fields, field, message):
         assert page.select_one("#username")["value"] == data["username"]
     assert user("newbie") is None
     assert len(db.session.scalars(select(User)).all()) == 1
+
+
+def test_a_full_width_username_is_stored_and_signs_in_as_its_plain_form(admin, app):
+    data = {"username": "ｒｅｐｏｒｔｅｒ", "display_name": "记者乙", "role": "editor"}
+    response = admin.post("/admin/users/new", data=data | {"password": NEW_PASSWORD})
+    assert response.status_code == 303
+    assert flashes(admin) == ["已创建用户 记者乙 - reporter（编辑）。"]
+    assert user("reporter") is not None and user("ｒｅｐｏｒｔｅｒ") is None
+    for typed in ("reporter", "ｒｅｐｏｒｔｅｒ"):
+        client = app.test_client()
+        assert sign_in(client, typed, NEW_PASSWORD).status_code == 302, typed
+        assert "记者乙 - reporter" in client.get("/admin/").get_data(as_text=True)
+
+
+def test_a_name_unlike_any_other_is_accepted(admin):
+    data = {"username": "bossa", "display_name": "另一位", "role": "editor"}
+    assert admin.post("/admin/users/new", data=data | {"password": NEW_PASSWORD}).status_code == 303
+    assert user("bossa") is not None
 
 
 def test_disabling_refuses_sign_in_and_ends_the_open_session(admin, editor, app):

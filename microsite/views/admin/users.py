@@ -12,13 +12,16 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ... import auth
+from ... import auth, user_sessions
 from ...auth import ADMIN, admin_required
 from ...extensions import db
 from ...models import User
 from ...text import local_now
 from ...user_forms import ROLE_LABELS, NewUserForm, ResetPasswordForm, RoleForm
+from ...usernames import lookalike_of
 from . import bp
+
+TAKEN = "这个用户名已经有人用了。"
 
 
 def _get(user_id: int) -> User:
@@ -50,6 +53,17 @@ def _commit_keeping_an_admin(user: User, doing: str):
     return True
 
 
+def _name_refusal(username: str) -> str | None:
+    """Why this new username may not be used: taken, or a look-alike of one that is."""
+    taken = list(db.session.scalars(select(User.username)))
+    if any(name.casefold() == username.casefold() for name in taken):
+        return TAKEN
+    lookalike = lookalike_of(username, taken)
+    if lookalike is not None:
+        return f"这个用户名和已有的用户名“{lookalike}”看起来太像，容易被认错，请换一个。"
+    return None
+
+
 def _back():
     return redirect(url_for("admin.users"), 303)
 
@@ -68,9 +82,9 @@ def new_user():
     """Create an account with an initial password; the user changes it at /admin/password."""
     form = NewUserForm()
     if form.validate_on_submit():
-        taken = select(User.id).where(func.lower(User.username) == form.username.data.lower())
-        if db.session.scalar(taken) is not None:
-            form.username.errors.append("这个用户名已经有人用了。")
+        refusal = _name_refusal(form.username.data)
+        if refusal:
+            form.username.errors.append(refusal)
         else:
             user = User(
                 username=form.username.data,
@@ -83,7 +97,7 @@ def new_user():
                 db.session.commit()
             except IntegrityError:  # created by someone else a moment ago
                 db.session.rollback()
-                form.username.errors.append("这个用户名已经有人用了。")
+                form.username.errors.append(TAKEN)
             else:
                 flash(f"已创建用户 {user.byline}（{ROLE_LABELS[user.role]}）。")
                 return _back()
@@ -121,8 +135,7 @@ def reset_password(user_id: int):
     if form.validate_on_submit():
         user.set_password(form.password.data)
         db.session.commit()
-        if user.id == current_user.id:
-            auth.refresh_stamp(user)  # this session stays; the others end
+        auth.password_changed(user)  # for oneself, this session stays; the others end
         flash(f"已为 {user.byline} 设置新密码，其已登录的会话全部失效。")
         return _back()
     status = 422 if request.method == "POST" else 200
@@ -142,6 +155,8 @@ def disable_user(user_id: int):
         return _back()
     user.disabled_at = local_now()
     if _commit_keeping_an_admin(user, "停用"):
+        # Gone for good: enabling the account later revives none of these cookies.
+        user_sessions.end_all(user.id)
         flash(f"已停用 {user.byline}。其署名仍保留在文章上。")
     return _back()
 
