@@ -33,6 +33,7 @@ from ..extensions import db
 from ..models import DRAFT, PUBLISHED, SCHEDULED, Article, Category, ImportedFile, Page, Tag, User
 from ..models import Image as ImageRecord
 from ..sanitize import clean_html
+from ..usernames import normalize
 from . import permalinks, wpbody
 from .wxr import WpItem, WxrExport, full_size, uploads_path
 
@@ -150,7 +151,7 @@ class _Importer:
     def author(self, login: str) -> User | None:
         if not login:
             return None
-        username = self.author_map.get(login, login)[:NAME_MAX]
+        username = normalize(self.author_map.get(login, login))[:NAME_MAX]
         if username not in self.users:
             user = db.session.scalar(select(User).filter_by(username=username))
             if user is None:
