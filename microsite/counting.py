@@ -66,7 +66,9 @@ class ViewCounter:
         statement = (
             update(Article)
             .where(Article.id == bindparam("article_id"))
-            .values(view_count=Article.view_count + bindparam("n"))
+            # A column's onupdate fires for Core UPDATEs too: naming updated_at keeps it, so a
+            # read never moves the sitemap's lastmod, the feed's <updated> or Last-Modified.
+            .values(view_count=Article.view_count + bindparam("n"), updated_at=Article.updated_at)
             .execution_options(synchronize_session=False)
         )
         try:
