@@ -45,13 +45,13 @@ def sitemap_index():
 
 @bp.get("/sitemap-pages.xml")
 def sitemap_pages():
-    """Home, the listing pages and the editable pages."""
+    """Home, the listing pages (categories and keywords in use) and the editable pages."""
     urls = [(url_for("public.home", _external=True), None)]
     urls += [(url_for("pages.top", _external=True), None)]
     urls += [(url_for("pages.sitemap", _external=True), None)]
-    for category in db.session.scalars(select(Category).order_by(Category.id)):
+    for category in listings.public_categories(order_by=Category.id):
         urls.append((url_for("public.category", slug=category.slug, _external=True), None))
-    for tag in db.session.scalars(select(Tag).order_by(Tag.id)):
+    for tag in listings.public_tags(order_by=Tag.id):
         urls.append((url_for("public.tag", name=tag.name, _external=True), None))
     for page in db.session.scalars(select(Page).order_by(Page.id)):
         urls.append((url_for("pages.page", slug=page.slug, _external=True), page.updated_at))
