@@ -7,11 +7,13 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
+from flask import current_app
+from sqlalchemy import func, select
 
-from microsite import text
-from microsite.counting import view_counter
+from microsite import counting, create_app, text
+from microsite.counting import fold_views, view_counter
 from microsite.extensions import db
-from microsite.models import Article
+from microsite.models import Article, ViewMark
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -24,8 +26,10 @@ def _pages_rendered_fresh(app):
 
 
 def fold_counts() -> int:
-    """Add the recorded views to the articles' counts, as the background job does."""
-    return view_counter().flush()
+    """Write this worker's buffered views, then add every recorded view to the articles'
+    counts as the background job does; returns the views added."""
+    view_counter().write_marks()
+    return fold_views(current_app._get_current_object())
 
 
 def reader(number: int) -> dict:
@@ -69,3 +73,115 @@ def test_reading_never_moves_last_modified_but_an_edit_does(client, seeded, monk
     db.session.commit()
     after_edit = modified_stamps(client, seeded.id)
     assert all(old != new for old, new in zip(before, after_edit, strict=True))
+
+
+# --- one view per reader, whatever it claims to be ------------------------------------------
+
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+
+
+def test_a_hundred_user_agents_from_one_address_are_one_view(client, seeded):
+    before = view_count(seeded.id)
+    for number in range(100):
+        headers = {"User-Agent": f"{BROWSER} reader/{number}"}
+        response = client.get(f"/articles/{seeded.id}", headers=headers, **reader(7))
+        assert response.status_code == 200
+    assert fold_counts() == 1
+    assert view_count(seeded.id) == before + 1
+
+
+def test_other_addresses_count_and_an_ipv6_subscriber_is_one_reader(client, seeded):
+    for number in range(5):
+        client.get(f"/articles/{seeded.id}", **reader(number))
+    for host in range(5):  # five addresses of one /64: one household, one reader
+        client.get(f"/articles/{seeded.id}", environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{host}"})
+    client.get(f"/articles/{seeded.id}", environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"})
+    assert fold_counts() == 7
+    assert view_count(seeded.id) == 7
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)",
+        "Mozilla/5.0 (compatible; 360Spider)",
+        "Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 YisouSpider/5.0 Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 5.0) AppleWebKit/537.36 (compatible; Bytespider)",
+        "Mozilla/5.0 (compatible; SomeNewCrawler/0.1)",
+        "facebookexternalhit/1.1",
+    ],
+)
+def test_crawlers_are_not_readers(client, seeded, user_agent):
+    for number in range(3):
+        headers = {"User-Agent": user_agent}
+        assert client.get(f"/articles/{seeded.id}", headers=headers, **reader(number)).status_code
+    assert fold_counts() == 0
+    assert view_count(seeded.id) == 0
+
+
+def test_browsers_that_look_a_little_like_robots_still_count(client, seeded):
+    cubot = "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 Chrome/120.0"
+    sogou = "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 SE 2.X MetaSr 1.0 SogouMobileBrowser"
+    client.get(f"/articles/{seeded.id}", headers={"User-Agent": cubot}, **reader(1))
+    client.get(f"/articles/{seeded.id}", headers={"User-Agent": sogou}, **reader(2))
+    assert fold_counts() == 2
+
+
+def test_a_head_request_is_not_a_view(client, seeded):
+    assert client.head(f"/articles/{seeded.id}", **reader(1)).status_code == 200
+    assert fold_counts() == 0
+
+
+def test_one_reader_on_two_hosts_is_one_view(app, client, seeded):
+    """Two apps on one database stand for two hosts (or two gunicorn workers)."""
+    other_host = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            "INSTANCE_PATH": app.instance_path + "-other",
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SEARCH_INDEX_DIR": app.config["SEARCH_INDEX_DIR"] + "-other",
+            "PAGE_CACHE_DIR": "",
+        }
+    )
+    try:
+        for _ in range(3):
+            assert client.get(f"/articles/{seeded.id}", **reader(1)).status_code == 200
+            other = other_host.test_client().get(f"/articles/{seeded.id}", **reader(1))
+            assert other.status_code == 200
+        with other_host.app_context():
+            view_counter().write_marks()
+        assert fold_counts() == 1
+        assert fold_counts() == 0  # folded once, never again
+    finally:
+        with other_host.app_context():
+            db.engine.dispose()
+    assert view_count(seeded.id) == 1
+
+
+def test_the_next_window_counts_again_and_old_marks_are_forgotten(client, seeded, monkeypatch):
+    start = counting.window_start()
+    monkeypatch.setattr(counting, "_now", lambda: start + 60)
+    client.get(f"/articles/{seeded.id}", **reader(1))
+    assert fold_counts() == 1
+    monkeypatch.setattr(counting, "_now", lambda: start + counting.REPEAT_WINDOW - 1)
+    client.get(f"/articles/{seeded.id}", **reader(1))
+    assert fold_counts() == 0
+    monkeypatch.setattr(counting, "_now", lambda: start + counting.REPEAT_WINDOW + 1)
+    client.get(f"/articles/{seeded.id}", **reader(1))
+    assert fold_counts() == 1
+    assert view_count(seeded.id) == 2
+    monkeypatch.setattr(counting, "_now", lambda: start + 3 * counting.REPEAT_WINDOW)
+    fold_counts()
+    assert db.session.scalar(select(func.count()).select_from(ViewMark)) == 0
+
+
+def test_marks_never_hold_the_address(client, seeded):
+    client.get(f"/articles/{seeded.id}", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    view_counter().write_marks()
+    (mark,) = db.session.execute(select(ViewMark)).scalars()
+    assert "203.0.113.9" not in repr(vars(mark))
+    assert mark.article_id == seeded.id and mark.fold is None

@@ -31,10 +31,13 @@ def published_ids():
 
 
 def test_views_are_counted_in_batches_and_reloads_once(client, seeded):
-    headers = {"User-Agent": "reader-a"}
-    for _ in range(3):
-        assert client.get(f"/articles/{seeded.id}", headers=headers).status_code == 200
-    client.get(f"/articles/{seeded.id}", headers={"User-Agent": "reader-b"})
+    # One reader (one address) reloading, under two browsers, then a second reader.
+    for user_agent in ("reader-a", "reader-a", "reader-b"):
+        assert (
+            client.get(f"/articles/{seeded.id}", headers={"User-Agent": user_agent}).status_code
+            == 200
+        )
+    client.get(f"/articles/{seeded.id}", environ_base={"REMOTE_ADDR": "10.9.9.9"})
     db.session.refresh(seeded)
     assert seeded.view_count == 0  # nothing written per view
     version = seeded.version
