@@ -14,12 +14,13 @@ from datetime import timedelta
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
+from sqlalchemy import event
 
 from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category, Tag
 from microsite.text import local_now
 
-from .conftest import soup
+from .conftest import POSTGRES, soup
 
 SECRET_CATEGORY, SECRET_SLUG, SECRET_TAG = "并购预告", "merger-plans", "裁员名单"
 CLEARED_CATEGORY, CLEARED_SLUG, CLEARED_TAG = "撤稿专题", "withdrawn", "撤稿关键词"
@@ -160,3 +161,34 @@ def test_a_footer_category_without_articles_still_answers(client, seeded):
     assert response.status_code == 200
     assert not soup(response).select("li.headline")
     assert "临时工招聘信息" not in soup(client.get("/")).select_one("main").get_text()
+
+
+@pytest.mark.skipif(bool(POSTGRES), reason="SQLite's query planner")
+def test_each_name_costs_one_index_seek_not_a_walk_over_live_articles(app, client, unpublished):
+    app.config["PAGE_CACHE_DIR"] = ""  # what rendering runs, not a stored page
+    seen: list[tuple[str, tuple]] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args) -> None:
+        if "EXISTS" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for path in ("/", "/sitemap", "/sitemap-pages.xml", f"/tags/{quote('劳务派遣')}"):
+            assert client.get(path).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(seen) >= 4
+    connection = db.session.connection()
+    for statement, parameters in seen:
+        plan = [
+            row[3]
+            for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        ]
+        probes = [step for step in plan if "articles" in step or "article_tags" in step]
+        assert all(
+            "ix_articles_category_published (category_id=?)" in step
+            or "ix_article_tags_tag (tag_id=?)" in step
+            or "INTEGER PRIMARY KEY" in step
+            for step in probes
+        ), (statement, plan)
