@@ -185,3 +185,11 @@ def test_marks_never_hold_the_address(client, seeded):
     (mark,) = db.session.execute(select(ViewMark)).scalars()
     assert "203.0.113.9" not in repr(vars(mark))
     assert mark.article_id == seeded.id and mark.fold is None
+
+
+def test_a_worker_writes_and_folds_its_views_when_due(client, seeded, monkeypatch):
+    monkeypatch.setattr(counting, "FLUSH_SECONDS", 0)
+    client.get(f"/articles/{seeded.id}", **reader(1))
+    assert view_count(seeded.id) == 1  # the request's own teardown wrote and folded it
+    client.get(f"/articles/{seeded.id}", **reader(1))
+    assert view_count(seeded.id) == 1
