@@ -124,7 +124,9 @@ class ViewCounter:
             self._last_write = time.monotonic()
         if not pending:
             return 0
-        rows = [{"slot": s, "article_id": a, "reader": r} for s, a, r in pending]
+        # In key order: two workers inserting overlapping marks then wait for each other in
+        # the same order instead of deadlocking (PostgreSQL).
+        rows = [{"slot": s, "article_id": a, "reader": r} for s, a, r in sorted(pending)]
         try:
             with db.engine.begin() as connection:
                 connection.execute(_insert_ignoring_duplicates(connection.dialect.name), rows)
@@ -165,6 +167,7 @@ def fold_views(app: Flask) -> int:
             select(ViewMark.article_id, func.count())
             .where(ViewMark.fold == fold_id)
             .group_by(ViewMark.article_id)
+            .order_by(ViewMark.article_id)  # rows locked in one order by every fold
         ).all()
         if counts:
             connection.execute(
