@@ -3,6 +3,7 @@ never changes what the site says was last modified."""
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
@@ -23,6 +24,12 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 def _pages_rendered_fresh(app):
     # A stored page keeps the Last-Modified it was rendered with: look at what the database says.
     app.config["PAGE_CACHE_DIR"] = ""
+
+
+@pytest.fixture(autouse=True)
+def _writes_only_when_asked(monkeypatch):
+    # On a slow machine a run of requests can outlast FLUSH_SECONDS; each test says when.
+    monkeypatch.setattr(counting, "FLUSH_SECONDS", 10**9)
 
 
 def fold_counts() -> int:
@@ -193,3 +200,31 @@ def test_a_worker_writes_and_folds_its_views_when_due(client, seeded, monkeypatc
     assert view_count(seeded.id) == 1  # the request's own teardown wrote and folded it
     client.get(f"/articles/{seeded.id}", **reader(1))
     assert view_count(seeded.id) == 1
+
+
+def test_folds_running_at_once_count_every_mark_once(app, client, seeded):
+    counter = view_counter()
+    for number in range(300):
+        with app.test_request_context(
+            f"/articles/{seeded.id}",
+            environ_base={"REMOTE_ADDR": f"10.3.{number // 250}.{number % 250}"},
+        ):
+            counter.record(seeded.id)
+    assert counter.write_marks() == 300
+    start, added, failures = threading.Barrier(4), [], []
+
+    def fold() -> None:
+        try:
+            start.wait(timeout=30)
+            added.append(fold_views(app))
+        except Exception as error:  # reported below, not lost in the thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=fold) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures and len(added) == 4
+    assert sum(added) == 300
+    assert view_count(seeded.id) == 300

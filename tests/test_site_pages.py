@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from microsite import counting
 from microsite.counting import view_counter
 from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, MaskedWord, Page, ViewMark
@@ -30,7 +31,8 @@ def published_ids():
     return set(db.session.scalars(query))
 
 
-def test_views_are_counted_in_batches_and_reloads_once(client, seeded):
+def test_views_are_counted_in_batches_and_reloads_once(client, seeded, monkeypatch):
+    monkeypatch.setattr(counting, "FLUSH_SECONDS", 10**9)  # however slow the machine, no write yet
     # One reader (one address) reloading, under two browsers, then a second reader.
     for user_agent in ("reader-a", "reader-a", "reader-b"):
         assert (
