@@ -254,9 +254,10 @@ def related_page(article: Article, page: int, size: int, limit: int) -> Headline
 # cleared articles (their titles are gone, shown as placeholders) must not keep the topic of a
 # takedown on the home page and in the sitemaps. Such a name is a 404 everywhere; once it has
 # a live article again its list shows the cleared placeholders among the live rows as usual.
-# One exception: a category the site's own footer links to (the importer makes one for each
-# footer label it does not know) answers with its list even while empty, since the footer
-# already shows its name on every page and a footer link must not be a 404.
+# One exception: a category or keyword the site's own footer links to (the importer makes a
+# category for each footer label it does not know; admins choose the footer's keywords)
+# answers with its list even while empty, since the footer already shows its name on every
+# page and a footer link must not be a 404.
 
 
 class _unindexed(FunctionElement):
@@ -334,5 +335,9 @@ def public_category(slug: str) -> Category | None:
 
 
 def public_tag(name: str) -> Tag | None:
-    """The keyword with this name if it has a live article, else None (the page is a 404)."""
-    return db.session.scalar(select(Tag).filter_by(name=name).where(_tag_in_use()))
+    """The keyword with this name if it has a live article or the footer links to it, else
+    None (the page is a 404)."""
+    query = select(Tag).filter_by(name=name)
+    if name not in site_settings()["keyword_links"]:
+        query = query.where(_tag_in_use())
+    return db.session.scalar(query)

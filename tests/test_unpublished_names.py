@@ -18,6 +18,7 @@ from sqlalchemy import event
 
 from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category, Tag
+from microsite.site import save_settings
 from microsite.text import local_now
 
 from .conftest import POSTGRES, soup
@@ -161,6 +162,16 @@ def test_a_footer_category_without_articles_still_answers(client, seeded):
     assert response.status_code == 200
     assert not soup(response).select("li.headline")
     assert "临时工招聘信息" not in soup(client.get("/")).select_one("main").get_text()
+
+
+def test_a_footer_keyword_whose_articles_are_unpublished_still_answers(client, unpublished):
+    save_settings(keyword_links=[SECRET_TAG])
+    db.session.commit()
+    footer = soup(client.get("/")).select_one("footer")
+    response = client.get(footer.find("a", string=SECRET_TAG)["href"])
+    assert response.status_code == 200
+    assert not soup(response).select("li.headline")  # the draft and the scheduled one stay out
+    assert client.get(f"/tags/{quote(CLEARED_TAG)}").status_code == 404
 
 
 @pytest.mark.skipif(bool(POSTGRES), reason="SQLite's query planner")
