@@ -28,7 +28,7 @@ def post_fork(server, worker):
 
 
 def worker_exit(server, worker):
-    # Views counted in memory since the last flush are written before the worker goes.
+    # Views buffered since the last write are recorded (and counted) before the worker goes.
     from microsite.counting import view_counter
 
     app = worker.app.wsgi()

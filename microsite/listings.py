@@ -15,14 +15,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from flask import current_app
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, select, tuple_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import defer, lazyload
+from sqlalchemy.sql.functions import FunctionElement
 from werkzeug.exceptions import BadRequest, NotFound
 
 from .extensions import db
-from .models import CLEARED, DRAFT, PUBLISHED, Article, RelatedLink, article_tags
+from .models import (
+    CLEARED,
+    DRAFT,
+    PUBLISHED,
+    Article,
+    Category,
+    RelatedLink,
+    Tag,
+    article_tags,
+)
+from .site import site_settings
 
 LISTED = (PUBLISHED, CLEARED)
 
@@ -264,3 +277,99 @@ def related_page(article: Article, page: int, size: int, limit: int) -> Headline
     rows = fetch_in_order(ids[start : start + size])
     items = [Headline(start + 1 + i, row) for i, row in enumerate(rows)]
     return HeadlinePage(items, page, start + size < len(ids))
+
+
+# --- category and keyword names ------------------------------------------------------------
+#
+# A name is public only while at least one live article carries it: a draft's or a scheduled
+# article's category or keyword must not announce what is coming, and one left only on
+# cleared articles (their titles are gone, shown as placeholders) must not keep the topic of a
+# takedown on the home page and in the sitemaps. Such a name is a 404 everywhere; once it has
+# a live article again its list shows the cleared placeholders among the live rows as usual.
+# One exception: a category or keyword the site's own footer links to (the importer makes a
+# category for each footer label it does not know; admins choose the footer's keywords)
+# answers with its list even while empty, since the footer already shows its name on every
+# page and a footer link must not be a 404.
+
+
+class _unindexed(FunctionElement):
+    """A column SQLite must not look up by index: `+column` there (its documented way to
+    take a term out of index selection), the plain column elsewhere."""
+
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(_unindexed)
+def _plain_column(element: _unindexed, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_unindexed, "sqlite")
+def _sqlite_unindexed_column(element: _unindexed, compiler, **kw) -> str:
+    return "+" + compiler.process(element.clauses, **kw)
+
+
+# Without statistics SQLite drives these EXISTS probes from the status or publish-time index,
+# walking the live articles until one carries the name: every live article for a name that
+# has none. Taking the status and time out of index selection leaves the name's own index
+# (then the article's primary key), so each probe costs a seek.
+def _live_article_looked_up_by_name() -> ColumnElement[bool]:
+    """An article readers can open (published, with a publish time), for those probes."""
+    return and_(
+        _unindexed(Article.status) == PUBLISHED, _unindexed(Article.published_at).is_not(None)
+    )
+
+
+def _category_in_use() -> ColumnElement[bool]:
+    probe = select(Article.id).where(
+        Article.category_id == Category.id, _live_article_looked_up_by_name()
+    )
+    return probe.exists()
+
+
+def _tag_in_use() -> ColumnElement[bool]:
+    probe = (
+        select(article_tags.c.article_id)
+        .join(Article, Article.id == article_tags.c.article_id)
+        .where(article_tags.c.tag_id == Tag.id, _live_article_looked_up_by_name())
+    )
+    return probe.exists()
+
+
+def public_categories(order_by: Any = Category.name) -> list[Category]:
+    """Categories with at least one live article, by name (or `order_by`)."""
+    query = select(Category).where(_category_in_use()).order_by(order_by)
+    return list(db.session.scalars(query))
+
+
+def public_tags(order_by: Any = Tag.name) -> list[Tag]:
+    """Keywords with at least one live article, by name (or `order_by`)."""
+    return list(db.session.scalars(select(Tag).where(_tag_in_use()).order_by(order_by)))
+
+
+def _footer_category_slugs() -> set[str]:
+    prefix = "/categories/"
+    hrefs = (str(link.get("href") or "") for link in site_settings()["footer_links"])
+    return {unquote(href.removeprefix(prefix)) for href in hrefs if href.startswith(prefix)}
+
+
+def public_category(slug: str) -> Category | None:
+    """The category with this slug if it has a live article or the footer links to it, else
+    None (the page is a 404)."""
+    query = select(Category).filter_by(slug=slug)
+    if slug not in _footer_category_slugs():
+        query = query.where(_category_in_use())
+    return db.session.scalar(query)
+
+
+def public_tag(name: str) -> Tag | None:
+    """The keyword with this name if it has a live article or the footer links to it, else
+    None (the page is a 404)."""
+    query = select(Tag).filter_by(name=name)
+    if name not in site_settings()["keyword_links"]:
+        query = query.where(_tag_in_use())
+    return db.session.scalar(query)

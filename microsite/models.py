@@ -300,3 +300,20 @@ class SignInAttempt(db.Model):
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[float]
     outcome: Mapped[str] = mapped_column(String(8), default="pending")
+
+
+class ViewMark(db.Model):
+    """One reader's view of one article in one counting window (microsite.counting).
+
+    The primary key is the mark itself, so a second view in the window is an insert that does
+    nothing, on any host; `fold` says which fold added it to the article's count (NULL: none
+    yet). No foreign key: a mark may outlive a deleted article until its window is pruned."""
+
+    __tablename__ = "view_marks"
+    __table_args__ = (Index("ix_view_marks_fold", "fold"),)
+    # Start of the window in Unix seconds; leading the key so old windows go in key order.
+    slot: Mapped[int] = mapped_column(db.BigInteger, primary_key=True, autoincrement=False)
+    article_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # A keyed 64-bit hash of the client address, never the address itself.
+    reader: Mapped[int] = mapped_column(db.BigInteger, primary_key=True, autoincrement=False)
+    fold: Mapped[int | None] = mapped_column(db.BigInteger)

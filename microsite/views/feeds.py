@@ -49,13 +49,13 @@ def sitemap_index():
 
 @bp.get("/sitemap-pages.xml")
 def sitemap_pages():
-    """Home, the listing pages and the editable pages."""
+    """Home, the listing pages (categories and keywords in use) and the editable pages."""
     urls = [(absolute_url("public.home"), None)]
     urls += [(absolute_url("pages.top"), None)]
     urls += [(absolute_url("pages.sitemap"), None)]
-    for category in db.session.scalars(select(Category).order_by(Category.id)):
+    for category in listings.public_categories(order_by=Category.id):
         urls.append((absolute_url("public.category", slug=category.slug), None))
-    for tag in db.session.scalars(select(Tag).order_by(Tag.id)):
+    for tag in listings.public_tags(order_by=Tag.id):
         urls.append((absolute_url("public.tag", name=tag.name), None))
     for page in db.session.scalars(select(Page).order_by(Page.id)):
         urls.append((absolute_url("pages.page", slug=page.slug), page.updated_at))

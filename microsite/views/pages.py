@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from .. import listings
 from ..extensions import db
-from ..models import Category, Page, Tag
+from ..models import Page
 from ..origin import understands
 from ..rendering import render_fragment_or_page
 from .common import list_page
@@ -36,14 +36,12 @@ def page(slug: str):
 @bp.get("/sitemap")
 @understands("page", "after")
 def sitemap():
-    """网站地图: every category and keyword, and every published article, page by page."""
+    """网站地图: every category and keyword in use, and every published article, page by page."""
     listing = list_page(listings.live_query(), "pages.sitemap")
-    categories = db.session.scalars(select(Category).order_by(Category.name)).all()
-    tags = db.session.scalars(select(Tag).order_by(Tag.name)).all()
     return render_fragment_or_page(
         "partials/_headlines.html",
         "pages/sitemap.html",
-        categories=categories,
-        tags=tags,
+        categories=listings.public_categories(),
+        tags=listings.public_tags(),
         **listing,
     )

@@ -15,12 +15,11 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 
 from .. import listings, page_cache, scheduling
 from ..counting import view_counter
 from ..extensions import db
-from ..models import DRAFT, SCHEDULED, Article, Category, Tag
+from ..models import DRAFT, SCHEDULED, Article
 from ..origin import understands
 from ..rendering import render_fragment_or_page
 from ..text import SITE_TZ
@@ -58,9 +57,11 @@ def home():
 
 def _home():
     listing = list_page(listings.latest_query(), "public.home")
-    categories = db.session.scalars(select(Category).order_by(Category.name)).all()
     return render_fragment_or_page(
-        "partials/_headlines.html", "home.html", categories=categories, **listing
+        "partials/_headlines.html",
+        "home.html",
+        categories=listings.public_categories(),
+        **listing,
     )
 
 
@@ -130,7 +131,7 @@ def tag(name: str):
 
 
 def _tag_page(name: str):
-    tag = db.session.scalar(select(Tag).filter_by(name=name)) or abort(404)
+    tag = listings.public_tag(name) or abort(404)
     listing = list_page(listings.latest_query(tag_id=tag.id), "public.tag", name=tag.name)
     return render_fragment_or_page("partials/_headlines.html", "tag.html", tag=tag, **listing)
 
@@ -143,7 +144,7 @@ def category(slug: str):
 
 
 def _category_page(slug: str):
-    category = db.session.scalar(select(Category).filter_by(slug=slug)) or abort(404)
+    category = listings.public_category(slug) or abort(404)
     query = listings.latest_query(category_id=category.id)
     listing = list_page(query, "public.category", slug=category.slug)
     return render_fragment_or_page(
