@@ -155,13 +155,19 @@
         button.title = `${label}（${keys}）`;
         button.setAttribute("aria-keyshortcuts", keys.replace("Ctrl", "Control"));
       }
-      // Keep the caret (and an IME composition) in the text while the mouse is pressed.
-      button.addEventListener("mousedown", (event) => event.preventDefault());
+      // Keep the caret in the text while the mouse is pressed. During an IME composition
+      // the button takes the focus instead: leaving the text is what makes the browser commit
+      // the composition as shown; kept in place it would swallow the next one.
+      button.addEventListener("mousedown", (event) => {
+        if (!editor.quill.composition.isComposing) event.preventDefault();
+      });
       button.addEventListener("click", () => {
         // A toolbar action is an undo step of its own, not merged into the typing before it.
         editor.quill.history.cutoff();
         action(editor.quill, editor);
         editor.quill.history.cutoff();
+        // A format set at a collapsed caret changes no text, so Quill announces nothing.
+        showActive(editor);
       });
       bar.append(button);
     });
@@ -186,11 +192,19 @@
     next.focus();
   }
 
+  function caretFormats(quill) {
+    // Bold or italic switched at a caret lives in Quill's cursor element until text is typed;
+    // getFormat() does not see it there, the button must.
+    const cursor = quill.root.querySelector(".ql-cursor");
+    if (!cursor) return {};
+    return { bold: !!cursor.closest("strong"), italic: !!cursor.closest("em") };
+  }
+
   function showActive(editor) {
     const quill = editor.quill;
     const where = quill.getSelection();
     if (!where) return;
-    const format = quill.getFormat(where);
+    const format = { ...quill.getFormat(where), ...caretFormats(quill) };
     const state = {
       正文段落: !format.header && !format.list && !format.blockquote,
       小标题: format.header === 2,
