@@ -1,8 +1,9 @@
-"""Picture uploads for article bodies: POST a file and its alt text, get the <img> to insert."""
+"""Pictures for article bodies: upload (POST a file and its alt text, get the <img> to insert)
+and the library (/admin/images: find, insert, re-describe, delete)."""
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -10,7 +11,8 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ... import images
+from ... import images, picture_library
+from ...extensions import db
 from ...models import Image
 from . import bp
 
@@ -110,3 +112,74 @@ def upload_image():
 def new_image_form(article_id: int | None = None) -> ImageForm:
     """An empty upload form, for the panel under the article form."""
     return ImageForm(formdata=None, article=article_id)
+
+
+# --- the picture library --------------------------------------------------------------------
+
+
+class AltForm(FlaskForm):
+    alt = StringField(
+        "图片说明（替代文字）",
+        [
+            DataRequired("请填写图片说明（替代文字）"),
+            Length(max=images.ALT_MAX, message=f"图片说明最多 {images.ALT_MAX} 个字。"),
+        ],
+        [lambda value: " ".join(value.split()) if isinstance(value, str) else value],
+    )
+
+
+def _search_args() -> tuple[str, int | None]:
+    query = (request.args.get("q") or "").strip()[:100]
+    before = request.args.get("before") or None
+    if before is not None and not (before.isascii() and before.isdigit()):
+        abort(400, "翻页参数无效。")
+    return query, int(before) if before else None
+
+
+def _library(status: int = 200, **context):
+    """The library page (or, for the editor's picture button, its picker fragment)."""
+    query, before = _search_args()
+    entries, next_before = picture_library.page(query, before)
+    context.update(entries=entries, query=query, next_before=next_before)
+    template = "admin/_picture_picker.html" if request.args.get("picker") else "admin/images.html"
+    return render_template(template, **context), status
+
+
+def _image(image_id: int) -> Image:
+    return db.session.get(Image, image_id) or abort(404, "没有这张图片。")
+
+
+def _back_to_library():
+    return redirect(url_for("admin.images_library", q=request.form.get("q") or None))
+
+
+@bp.get("/images")
+def images_library():
+    """Every uploaded picture with its alt text, size, uploader and the articles using it."""
+    return _library()
+
+
+@bp.post("/images/<int:image_id>/alt")
+def image_alt(image_id: int):
+    """Change a picture's alt text (for the library and the next insertions)."""
+    image = _image(image_id)
+    form = AltForm(prefix=f"image-{image.id}")
+    if not form.validate_on_submit():
+        return _library(
+            422, alt_errors={image.id: form.alt.errors}, alt_typed={image.id: form.alt.data}
+        )
+    picture_library.set_alt(image, form.alt.data)
+    flash(f"图片说明已改为“{form.alt.data}”。")
+    return _back_to_library()
+
+
+@bp.post("/images/<int:image_id>/delete")
+def image_delete(image_id: int):
+    """Delete a picture nobody uses; refused, with the articles using it, otherwise."""
+    image = _image(image_id)
+    try:
+        picture_library.delete(image)
+    except picture_library.InUse as refusal:
+        return _library(409, refused=picture_library.Entry(image, None, refusal.articles))
+    flash("图片已删除。")
+    return _back_to_library()
