@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from microsite.extensions import db
-from microsite.models import Article
+from microsite.models import Article, Presence, User
 from tests.browser_helpers import sign_in_page, watch_problems
 from tests.conftest import SEED_TITLE
 from tests.test_admin_helpers import make_user
@@ -32,6 +34,30 @@ def editor_page(browser: Browser, base: str, username: str) -> tuple[BrowserCont
     page = context.new_page()
     sign_in_page(page, base, username)
     return context, page
+
+
+def present(app, article_id: int) -> list[str]:
+    """Who has a presence row on the article, whatever its age."""
+    with app.app_context():
+        query = (
+            db.select(User.username)
+            .join(Presence, Presence.user_id == User.id)
+            .where(Presence.article_id == article_id)
+            .order_by(User.username)
+        )
+        names = list(db.session.scalars(query))
+        db.session.remove()
+    return names
+
+
+def eventually(check, seconds: float = 10.0) -> bool:
+    """Poll a condition until it holds or the deadline passes."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
 
 
 def hide(page: Page) -> None:
@@ -105,6 +131,11 @@ def test_two_editors_on_one_article_each_see_the_other(browser, site, live_app):
                 "contenteditable", "true"
             )
         assert problems == {"jia": [], "yi": []}
+        # 编辑乙 closes the page: its beacon ends the presence at once (not only when the
+        # heartbeats stop), and 编辑甲 stops seeing them at the next heartbeat.
+        yi.close()
+        assert eventually(lambda: present(live_app, article_id) == ["jia"])
+        expect(jia.locator("#presence")).not_to_contain_text("编辑乙")
     finally:
         jia_context.close()
         yi_context.close()

@@ -75,3 +75,11 @@ def presence(article_id: int):
     return render_template(
         "admin/_presence.html", others=desk.others_editing(article, current_user)
     )
+
+
+@bp.post("/articles/<int:article_id>/presence/leave")
+@editor_allowed
+def presence_leave(article_id: int):
+    """The editor page was closed (a beacon from `pagehide`): stop showing this user at once."""
+    desk.left(_article_or_new(article_id), current_user)
+    return "", 204
