@@ -231,3 +231,36 @@ def test_a_picture_uploaded_under_the_form_goes_into_the_editor(page: Page, base
         f'<p>图前一段。<img src="/media/{name}" alt="骑手在送餐" width="400" height="200"></p>'
     )
     assert problems == []
+
+
+def test_the_page_form_has_the_editor_too_with_h3_italic_and_quote(page: Page, base, live_app):
+    with live_app.app_context():
+        make_user(username="boss", display_name="主编", role="admin")
+        db.session.remove()
+    problems = watch_problems(page)
+    sign_in_page(page, base, "boss")
+    page.goto(f"{base}/admin/pages/about")
+    body = page.get_by_role("textbox", name="内容", exact=True)
+    expect(body).to_have_attribute("contenteditable", "true")
+    body.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    page.keyboard.press("Control+Alt+3")
+    page.keyboard.type("联系方式")
+    page.keyboard.press("Enter")
+    toolbar_button(page, "引用").click()
+    page.keyboard.type("服务每一位求职者")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # an empty quote line returns to a paragraph
+    page.keyboard.press("Control+i")
+    page.keyboard.type("欢迎来电")
+    expect(toolbar_button(page, "斜体")).to_have_attribute("aria-pressed", "true")
+    expect(toolbar_button(page, "引用")).to_have_attribute("aria-pressed", "false")
+    page.get_by_role("button", name="保存页面").click()
+    expect(page.locator(".flash").first).to_be_visible()
+    page.goto(f"{base}/pages/about")
+    shown = page.locator(".article__body")
+    expect(shown.locator("h3")).to_have_text("联系方式")
+    expect(shown.locator("blockquote")).to_have_text("服务每一位求职者")
+    expect(shown.locator("p em")).to_have_text("欢迎来电")
+    assert problems == []
