@@ -7,11 +7,15 @@ found by searching the bodies for the random file name, which never appears by c
 
 from __future__ import annotations
 
+import io
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from flask import Flask
+from PIL import Image as PILImage
 from sqlalchemy import or_, select
 
 from . import images
@@ -20,6 +24,8 @@ from .models import Article, Image, Revision, User
 from .text import local_now
 
 PAGE_SIZE = 24
+# Library thumbnails: the longest side, twice the 160 px box for sharp screens.
+THUMB_SIDE = 320
 PRUNE_BATCH = 200
 
 
@@ -105,6 +111,31 @@ def delete(image: Image) -> None:
 def _remove(image: Image) -> None:
     db.session.delete(image)
     (images.upload_dir() / image.name).unlink(missing_ok=True)
+    _thumbnail_file(image.name).unlink(missing_ok=True)
+
+
+def _thumbnail_file(name: str) -> Path:
+    return images.upload_dir() / "thumbs" / name
+
+
+def thumbnail(image: Image) -> Path:
+    """The library's small copy of a picture, made on first use and kept beside the uploads.
+
+    The library shows 24 pictures a page; sending each at up to 2000 px would cost megabytes.
+    """
+    target = _thumbnail_file(image.name)
+    if target.exists():
+        return target
+    with PILImage.open(images.upload_dir() / image.name) as picture:
+        format = picture.format  # ours: re-encoded on upload as JPEG, PNG or WebP
+        picture.thumbnail((THUMB_SIDE, THUMB_SIDE), PILImage.Resampling.LANCZOS)
+        out = io.BytesIO()
+        picture.save(out, format=format)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(out.getvalue())
+    os.replace(temporary, target)
+    return target
 
 
 def prune_unused_uploads(app: Flask, older_than: timedelta) -> list[str]:

@@ -190,3 +190,18 @@ def test_an_editor_reaches_the_library_from_the_admin_menu(client_in):
     page = soup(client_in.get("/admin/"))
     link = page.select_one(".admin-nav a[href='/admin/images']")
     assert link.get_text() == "图片库"
+
+
+def test_thumbnails_are_small_copies_and_go_with_their_picture(client_in, writer):
+    image = images.store(png((1600, 800)), "大图", writer.id)
+    page = soup(client_in.get("/admin/images"))
+    thumb = page.select_one(".library__item img")
+    assert (thumb["width"], thumb["height"]) == ("160", "80")
+    with client_in.get(thumb["src"]) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "image/png"
+        assert PILImage.open(io.BytesIO(response.data)).size == (320, 160)
+        assert len(response.data) < image.byte_size
+    client_in.post(f"/admin/images/{image.id}/delete")
+    assert not (images.upload_dir() / "thumbs" / image.name).exists()
+    assert client_in.get(thumb["src"]).status_code == 404

@@ -3,7 +3,16 @@ and the library (/admin/images: find, insert, re-describe, delete)."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -157,6 +166,17 @@ def _back_to_library():
 def images_library():
     """Every uploaded picture with its alt text, size, uploader and the articles using it."""
     return _library()
+
+
+@bp.get("/images/<int:image_id>/thumbnail")
+def image_thumbnail(image_id: int):
+    """A small copy of the picture for the library and the picker."""
+    image = _image(image_id)
+    try:
+        path = picture_library.thumbnail(image)
+    except FileNotFoundError:
+        abort(404, "图片文件不见了。")
+    return send_file(path, mimetype=image.content_type)
 
 
 @bp.post("/images/<int:image_id>/alt")
