@@ -131,12 +131,22 @@
   function headerLevels(node, delta) {
     // The page's h1 is the article title and the allow-list has h2–h4: a pasted document
     // that uses h1 moves down a level (Word's 标题 1/标题 2 become 小标题/三级标题).
+    // Matchers run for every ancestor too: move a heading's level once, at the heading.
+    if (!/^H[1-6]$/.test(node.tagName)) return delta;
     const shift = node.ownerDocument.querySelector("h1") ? 1 : 0;
     for (const op of delta.ops) {
       const level = op.attributes && op.attributes.header;
       if (level) op.attributes.header = Math.min(Math.max(level + shift, 2), 4);
     }
     return delta;
+  }
+
+  const LOCAL_IMAGE = /^\/media\/[0-9a-f]{32}\.(?:jpg|png|webp)$/;
+
+  function localImagesOnly(node, delta) {
+    // Bodies show pictures from our own uploads only (the server drops any other source):
+    // a pasted picture from elsewhere is left out here, where the admin can see it go.
+    return LOCAL_IMAGE.test(node.getAttribute("src") || "") ? delta : new (Quill.import("delta"))();
   }
 
   function buildToolbar(editor, id) {
@@ -262,6 +272,7 @@
         modules: { toolbar: false, keyboard: { bindings: bindings() }, history: { userOnly: true } },
       });
       this.quill.clipboard.addMatcher(Node.ELEMENT_NODE, headerLevels);
+      this.quill.clipboard.addMatcher("IMG", localImagesOnly);
       const root = this.quill.root;
       root.id = id;
       root.setAttribute("role", "textbox");
