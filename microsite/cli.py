@@ -1,15 +1,17 @@
-"""flask commands: init-db, create-admin, import-page, reindex, demo, publish-due."""
+"""flask commands: init-db, create-admin, import-page, reindex, demo, publish-due,
+prune-uploads."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from . import scheduling, search, user_sessions
+from . import picture_library, scheduling, search, user_sessions
 from .extensions import db
 from .importer import PageFormatError, parse_page, store_page
 from .models import Article, Page, User
@@ -156,8 +158,20 @@ def publish_due_command() -> None:
     click.echo(f"已发表 {len(published)} 篇到时的定时文章。")
 
 
+@click.command("prune-uploads")
+@click.option("--days", type=click.IntRange(min=0), help="age in days (default: the setting)")
+def prune_uploads_command(days: int | None) -> None:
+    """Delete uploaded pictures no article uses that are older than --days."""
+    if days is None:
+        days = current_app.config["UPLOAD_PRUNE_DAYS"]
+    app = current_app._get_current_object()
+    removed = picture_library.prune_unused_uploads(app, timedelta(days=days))
+    click.echo(f"已删除 {len(removed)} 张超过 {days} 天且没有文章使用的图片。")
+
+
 def init_app(app: Flask) -> None:
     for command in (init_db_command, create_admin_command, import_page_command, demo_command):
         app.cli.add_command(command)
     app.cli.add_command(reindex_command)
     app.cli.add_command(publish_due_command)
+    app.cli.add_command(prune_uploads_command)

@@ -91,4 +91,10 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         # Uploaded pictures (microsite.images); several hosts need one shared directory.
         "UPLOAD_DIR": os.environ.get("MICROSITE_UPLOAD_DIR", str(instance_path / "uploads")),
         "UPLOAD_MAX_BYTES": int(os.environ.get("MICROSITE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)),
+        # `flask prune-uploads` removes pictures no article uses once they are this old.
+        "UPLOAD_PRUNE_DAYS": int(os.environ.get("MICROSITE_UPLOAD_PRUNE_DAYS", 30)),
+        # The writing desk (microsite.desk): how often the editor autosaves unsaved text and
+        # tells the server it still has the article open.
+        "AUTOSAVE_SECONDS": int(os.environ.get("MICROSITE_AUTOSAVE_SECONDS", 20)),
+        "PRESENCE_SECONDS": int(os.environ.get("MICROSITE_PRESENCE_SECONDS", 30)),
     }

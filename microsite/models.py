@@ -317,3 +317,38 @@ class ViewMark(db.Model):
     # A keyed 64-bit hash of the client address, never the address itself.
     reader: Mapped[int] = mapped_column(db.BigInteger, primary_key=True, autoincrement=False)
     fold: Mapped[int | None] = mapped_column(db.BigInteger)
+
+
+class Autosave(db.Model):
+    """What an editor typed in an article form and has not saved yet: one per (article, user).
+
+    Never the article itself: readers and the version check only ever see saved text.
+    article_id is empty for an article not yet created (one per user).
+    """
+
+    __tablename__ = "autosaves"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    # The article version the text was typed against: a restore saves through the same check.
+    base_version: Mapped[int | None]
+    saved_at: Mapped[datetime] = mapped_column(default=local_now)
+
+    __table_args__ = (Index("ix_autosaves_user_article", "user_id", "article_id"),)
+
+
+class Presence(db.Model):
+    """Who has an article open in the editor, renewed by each page's heartbeat."""
+
+    __tablename__ = "presence"
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(default=local_now)

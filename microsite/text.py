@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from functools import lru_cache
-from html import unescape
+from html import escape, unescape
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
@@ -80,7 +80,20 @@ def mask_html(html: str | None, words: tuple[str, ...]) -> str:
         return html or ""
     mask_text = _masker(words)
     return "".join(
-        part if part.startswith("<") else mask_text(part) for part in _TAG_SPLIT.split(html)
+        _mask_alt(part, mask_text) if part.startswith("<") else mask_text(part)
+        for part in _TAG_SPLIT.split(html)
+    )
+
+
+_ALT_VALUE = re.compile(r'(\salt=")([^"]*)(")')
+
+
+def _mask_alt(tag: str, mask_text) -> str:
+    """A picture's alt text is text too (read aloud, shown when the picture fails): masked."""
+    if not tag.startswith("<img"):
+        return tag
+    return _ALT_VALUE.sub(
+        lambda m: m.group(1) + escape(mask_text(unescape(m.group(2)))) + m.group(3), tag
     )
 
 

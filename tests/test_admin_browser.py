@@ -68,6 +68,8 @@ def test_sign_in_write_preview_publish_edit_clear_restore_sign_out(page: Page, s
 
     page.locator(".admin-nav").get_by_role("link", name="写文章").click()
     page.get_by_role("textbox", name="标题", exact=True).fill(TITLE)
+    # This admin writes the HTML itself: the rich-text editor's source view is the textarea.
+    page.get_by_role("button", name="编辑 HTML 源码").click()
     page.get_by_role("textbox", name="正文", exact=True).fill(
         "外卖平台的蜂鸟骑手迎来灵活用工新规。\n<h2>新规要点</h2>\n<p>工伤保障全覆盖。</p>"
     )

@@ -74,6 +74,8 @@ def test_editor_uploads_an_image_with_alt_text_that_shows_in_the_article(page: P
     expect(preview).to_have_attribute("alt", ALT)
     assert preview.evaluate("img => img.complete && img.naturalWidth") == 1200
 
+    # The HTML source view: the picture's <img> goes into the textarea at its cursor.
+    page.get_by_role("button", name="编辑 HTML 源码").click()
     body = page.get_by_role("textbox", name="正文", exact=True)
     body.click()
     body.press("Control+End")

@@ -45,6 +45,7 @@ def test_an_editor_edits_twice_reads_the_diff_and_restores_the_first_version(pag
     edit_url = f"{base}/admin/articles/{article_id}/edit"
     page.goto(edit_url)
     expect(page.locator("section.revisions")).to_contain_text("还没有修订记录")
+    page.get_by_role("button", name="编辑 HTML 源码").click()
     body = page.get_by_role("textbox", name="正文", exact=True)
     original_body = body.input_value()
     assert OLD_WORDS in original_body and NEW_WORDS not in original_body

@@ -1,5 +1,6 @@
 /* The picture panel under the article form (templates/admin/_images.html).
-   - "插入正文" puts the uploaded picture's <img> into the body textarea at the cursor.
+   - "插入正文" puts the uploaded picture into the rich-text editor (or, when the HTML source
+     is showing or there is no editor, its <img> into the body textarea) at the cursor.
    - htmx swaps the panel with its errors too (422), which htmx by default would drop.
    - A file over the limit is refused before it is sent; a 413 from the server says the same. */
 (() => {
@@ -19,6 +20,20 @@
     const body = document.querySelector(button.dataset.into);
     if (!source || !body) return;
     const html = source.value.trim();
+    const note = button.parentElement.querySelector(".image-result__inserted");
+    if (body.deskEditor && body.hidden) {
+      // The rich-text editor is showing: the picture goes in at its caret.
+      const img = new DOMParser().parseFromString(html, "text/html").querySelector("img");
+      if (!img) return;
+      body.deskEditor.insertImage({
+        src: img.getAttribute("src"),
+        alt: img.getAttribute("alt") || "",
+        width: img.getAttribute("width"),
+        height: img.getAttribute("height"),
+      });
+      if (note) note.textContent = "已插入正文光标处，保存文章后生效。";
+      return;
+    }
     const start = body.selectionStart ?? body.value.length;
     const end = body.selectionEnd ?? start;
     const before = body.value.slice(0, start);
@@ -31,7 +46,6 @@
     body.focus();
     body.setSelectionRange(caret, caret);
     body.dispatchEvent(new Event("input", { bubbles: true }));
-    const note = button.parentElement.querySelector(".image-result__inserted");
     if (note) note.textContent = "已插入正文光标处，保存文章后生效。";
   }
 

@@ -71,4 +71,4 @@ def no_store(response):
 
 
 # The route modules register their views on `bp`.
-from . import account, articles, bulk, images, reindex, revisions, site, users  # noqa: E402, F401
+from . import account, articles, bulk, desk, images, reindex, revisions, site, users  # noqa: E402, F401

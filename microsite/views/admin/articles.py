@@ -12,7 +12,7 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 
-from ... import admin_jobs, listings, revisions, search
+from ... import admin_jobs, desk, listings, revisions, search
 from ...auth import ADMIN
 from ...extensions import db
 from ...forms import ArticleForm, split_keywords
@@ -179,6 +179,10 @@ def _editor(form: ArticleForm, article: Article | None, status: int = 200, **con
     categories = db.session.scalars(select(Category).order_by(Category.name)).all()
     context.update(form=form, article=article, version=version, categories=categories)
     context["labels"] = STATUS_LABELS
+    context.setdefault("autosave", desk.autosave_for(article, current_user))
+    if article is not None:
+        desk.here(article, current_user)
+        context["others"] = desk.others_editing(article, current_user)
     return render_template("admin/edit.html", **context), status
 
 
@@ -215,10 +219,13 @@ def _saved(form: ArticleForm, article: Article):
 def new_article():
     """Write a new article: a draft to preview, or published at once."""
     form = ArticleForm(data={"source_note": site_settings()["disclaimer"]})
+    if request.method == "GET" and "autosave" in request.args:
+        return _restored_new(form)
     if not form.validate_on_submit():
         return _editor(form, None, 422 if request.method == "POST" else 200)
     if form.preview.data:
         return _editor(form, None)
+    desk.drop_autosave(None, current_user)
     article = Article(author=current_user)
     _apply(form, article)
     db.session.add(article)
@@ -246,7 +253,7 @@ def edit_article(article_id: int):
     article = _get(article_id)
     form = ArticleForm(data=_form_data(article))
     if request.method == "GET":
-        return _editor(form, article)
+        return _editor(form, article) if "autosave" not in request.args else _restored(article)
     # Re-rendered forms keep the version the admin started from, or a stale edit would pass.
     if not form.validate_on_submit():
         return _editor(form, article, 422, version=form.version.data)
@@ -254,6 +261,8 @@ def edit_article(article_id: int):
         return _editor(form, article, version=form.version.data)
     if form.version.data != article.version or article.is_cleared:
         return _conflict(form, article)
+    # Looked up before the article changes: a query would flush the versioned UPDATE early.
+    desk.drop_autosave(article, current_user)
     _apply(form, article)
     revisions.record(article, current_user)
     try:
@@ -263,6 +272,30 @@ def edit_article(article_id: int):
         db.session.rollback()
         return _conflict(form, _get(article_id))
     return _saved(form, article)
+
+
+def _restored(article: Article):
+    """The form holding this user's autosave, at the version it was typed against: saving it
+    goes through the same check, so a newer save by someone else answers 409, text kept."""
+    autosave = desk.autosave_for(article, current_user)
+    if autosave is None:
+        flash("没有可恢复的自动保存内容。", "warning")
+        return redirect(url_for("admin.edit_article", article_id=article.id))
+    data = {**_form_data(article), "title": autosave.title, "body": autosave.body}
+    version = autosave.base_version or article.version
+    return _editor(
+        ArticleForm(data=data), article, version=version, restored=autosave, autosave=None
+    )
+
+
+def _restored_new(form: ArticleForm):
+    """A new article's form holding this user's autosave of an article never saved."""
+    autosave = desk.autosave_for(None, current_user)
+    if autosave is None:
+        flash("没有可恢复的自动保存内容。", "warning")
+        return redirect(url_for("admin.new_article"))
+    form.title.data, form.body.data = autosave.title, autosave.body
+    return _editor(form, None, restored=autosave, autosave=None)
 
 
 def _commit_or_conflict() -> None:

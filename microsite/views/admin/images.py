@@ -1,8 +1,18 @@
-"""Picture uploads for article bodies: POST a file and its alt text, get the <img> to insert."""
+"""Pictures for article bodies: upload (POST a file and its alt text, get the <img> to insert)
+and the library (/admin/images: find, insert, re-describe, delete)."""
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -10,7 +20,8 @@ from wtforms import IntegerField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ... import images
+from ... import images, picture_library
+from ...extensions import db
 from ...forms import LineField
 from ...models import Image
 from . import bp
@@ -22,17 +33,22 @@ FORM_OVERHEAD = 64 * 1024
 READ_FACTOR = 4
 
 
-class ImageForm(FlaskForm):
-    image = FileField("图片文件", [FileRequired("请选择要上传的图片。")], id="image-file")
-    alt = LineField(
+def alt_field(**options) -> LineField:
+    """A picture's alternative text: required, one line, at most ALT_MAX characters."""
+    return LineField(
         "图片说明（替代文字）",
         [
             DataRequired("请填写图片说明（替代文字）"),
             Length(max=images.ALT_MAX, message=f"图片说明最多 {images.ALT_MAX} 个字。"),
         ],
         [lambda value: " ".join(value.split()) if isinstance(value, str) else value],
-        id="image-alt",
+        **options,
     )
+
+
+class ImageForm(FlaskForm):
+    image = FileField("图片文件", [FileRequired("请选择要上传的图片。")], id="image-file")
+    alt = alt_field(id="image-alt")
     # The article being edited, only for the link back on the page shown without JavaScript.
     article = IntegerField(widget=HiddenInput(), validators=[Optional()], id="image-article")
 
@@ -111,3 +127,78 @@ def upload_image():
 def new_image_form(article_id: int | None = None) -> ImageForm:
     """An empty upload form, for the panel under the article form."""
     return ImageForm(formdata=None, article=article_id)
+
+
+# --- the picture library --------------------------------------------------------------------
+
+
+class AltForm(FlaskForm):
+    alt = alt_field()
+
+
+def _search_args() -> tuple[str, int | None]:
+    query = (request.args.get("q") or "").strip()[:100]
+    before = request.args.get("before") or None
+    if before is not None and not (before.isascii() and before.isdigit()):
+        abort(400, "翻页参数无效。")
+    return query, int(before) if before else None
+
+
+def _library(status: int = 200, **context):
+    """The library page (or, for the editor's picture button, its picker fragment)."""
+    query, before = _search_args()
+    entries, next_before = picture_library.page(query, before)
+    context.update(entries=entries, query=query, next_before=next_before)
+    template = "admin/_picture_picker.html" if request.args.get("picker") else "admin/images.html"
+    return render_template(template, **context), status
+
+
+def _image(image_id: int) -> Image:
+    return db.session.get(Image, image_id) or abort(404, "没有这张图片。")
+
+
+def _back_to_library():
+    return redirect(url_for("admin.images_library", q=request.form.get("q") or None))
+
+
+@bp.get("/images")
+def images_library():
+    """Every uploaded picture with its alt text, size, uploader and the articles using it."""
+    return _library()
+
+
+@bp.get("/images/<int:image_id>/thumbnail")
+def image_thumbnail(image_id: int):
+    """A small copy of the picture for the library and the picker."""
+    image = _image(image_id)
+    try:
+        path = picture_library.thumbnail(image)
+    except FileNotFoundError:
+        abort(404, "图片文件不见了。")
+    return send_file(path, mimetype=image.content_type)
+
+
+@bp.post("/images/<int:image_id>/alt")
+def image_alt(image_id: int):
+    """Change a picture's alt text (for the library and the next insertions)."""
+    image = _image(image_id)
+    form = AltForm(prefix=f"image-{image.id}")
+    if not form.validate_on_submit():
+        return _library(
+            422, alt_errors={image.id: form.alt.errors}, alt_typed={image.id: form.alt.data}
+        )
+    picture_library.set_alt(image, form.alt.data)
+    flash(f"图片说明已改为“{form.alt.data}”。")
+    return _back_to_library()
+
+
+@bp.post("/images/<int:image_id>/delete")
+def image_delete(image_id: int):
+    """Delete a picture nobody uses; refused, with the articles using it, otherwise."""
+    image = _image(image_id)
+    try:
+        picture_library.delete(image)
+    except picture_library.InUse as refusal:
+        return _library(409, refused=picture_library.Entry(image, None, refusal.articles))
+    flash("图片已删除。")
+    return _back_to_library()
