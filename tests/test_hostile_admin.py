@@ -51,6 +51,8 @@ SITE_HTMX = {
         frozenset({"hx-get", "hx-trigger", "hx-target", "hx-sync", "hx-push-url", "hx-indicator"}),
     ),
     ("div", frozenset({"hx-get", "hx-trigger", "hx-swap"})),
+    # The article form's presence heartbeat (templates/admin/_presence.html).
+    ("div", frozenset({"hx-post", "hx-trigger", "hx-swap"})),
     ("form", frozenset({"hx-post", "hx-target", "hx-swap"})),
     ("form", frozenset({"hx-post", "hx-target", "hx-swap", "hx-confirm"})),
     ("form", frozenset({"hx-confirm"})),
