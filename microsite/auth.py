@@ -10,10 +10,10 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from functools import cache, wraps
+from functools import cache
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, redirect, request, session, url_for
+from flask import Flask, Response, current_app, redirect, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
@@ -134,9 +134,9 @@ def _unauthorized() -> Response:
 
 # --- roles ---------------------------------------------------------------------------------
 #
-# Every admin URL is admin-only unless its view says editors may use it: the admin blueprint's
-# before_request (views/admin/__init__.py, `require_sign_in`) refuses editors the rest, so a
-# route added later is closed to editors until someone decides otherwise.
+# One mechanism: every admin URL is admin-only unless its view is marked `@editor_allowed`.
+# The admin blueprint's before_request (views/admin/__init__.py, `require_sign_in`) refuses
+# editors the rest, so a route added later is closed to editors until someone decides otherwise.
 
 ADMIN_ONLY_MESSAGE = "只有管理员可以使用这项功能。"
 _EDITOR_ALLOWED = "_microsite_editor_allowed"
@@ -150,19 +150,6 @@ def editor_allowed(view: Callable) -> Callable:
 
 def is_editor_allowed(view: Callable | None) -> bool:
     return bool(view is not None and getattr(view, _EDITOR_ALLOWED, False))
-
-
-def admin_required(view: Callable) -> Callable:
-    """Only the admin role may use this view. The blueprint already refuses editors every view
-    not marked `editor_allowed`; this says so where the view is written, too."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if current_user.role != ADMIN:
-            abort(403, ADMIN_ONLY_MESSAGE)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def _csrf_error(error: CSRFError):

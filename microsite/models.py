@@ -48,7 +48,8 @@ class User(db.Model):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(256), default="")
-    role: Mapped[str] = mapped_column(String(16), default="admin")
+    # The least role unless said otherwise: a user created without one cannot manage the site.
+    role: Mapped[str] = mapped_column(String(16), default="editor")
     created_at: Mapped[datetime] = mapped_column(default=local_now)
     # A disabled account keeps its byline on old articles but can no longer sign in.
     disabled_at: Mapped[datetime | None]

@@ -119,7 +119,7 @@ def runner(app):
 
 @pytest.fixture
 def admin_user(app) -> User:
-    user = User(username="editor", display_name="编辑部")
+    user = User(username="editor", display_name="编辑部", role="admin")
     user.set_password(ADMIN_PASSWORD)
     db.session.add(user)
     db.session.commit()

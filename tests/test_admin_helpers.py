@@ -14,6 +14,9 @@ from tests.conftest import ADMIN_PASSWORD, soup
 
 def make_user(username: str = "editor", password: str = ADMIN_PASSWORD, **fields) -> User:
     fields.setdefault("display_name", "编辑部")
+    fields.setdefault("role", "admin")
+    if fields["role"] is None:
+        del fields["role"]  # the model's own default
     user = User(username=username, **fields)
     user.set_password(password)
     db.session.add(user)

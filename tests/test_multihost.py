@@ -162,7 +162,7 @@ def hosts(tmp_path):
     b = create_app({"TESTING": True, **host_config(tmp_path, "b", database)})
 
     def setup():
-        user = User(username="editor", display_name="编辑部")
+        user = User(username="editor", display_name="编辑部", role="admin")
         user.set_password(ADMIN_PASSWORD)
         db.session.add(user)
         db.session.commit()
@@ -285,7 +285,7 @@ def redis_uri(tmp_path):
 def two_hosts(tmp_path, storage: str) -> tuple[Host, Host]:
     app = make_app(tmp_path)
     with app.app_context():
-        user = User(username="editor", display_name="编辑部")
+        user = User(username="editor", display_name="编辑部", role="admin")
         user.set_password(ADMIN_PASSWORD)
         db.session.add(user)
         db.session.commit()

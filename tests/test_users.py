@@ -148,6 +148,15 @@ def test_create_admin_command_makes_an_editor(app, runner, client):
     assert client.get("/admin/users").status_code == 403
 
 
+def test_a_user_created_without_a_role_gets_the_least_one(app, client):
+    # A forgotten role must fail closed: the model's default is editor, never admin.
+    make_user("no-role-given", role=None)
+    sign_in(client, "no-role-given", ADMIN_PASSWORD)
+    assert client.get("/admin/").status_code == 200
+    for admin_only in ("/admin/users", "/admin/settings", "/admin/words"):
+        assert client.get(admin_only).status_code == 403
+
+
 # --- user management -----------------------------------------------------------------------
 
 

@@ -11,32 +11,13 @@ from ...extensions import login_manager
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 # The only admin URL a signed-out visitor may open.
 OPEN_ENDPOINTS = frozenset({"admin.login"})
-# Views written before the `editor_allowed` decorator existed, open to editors: signing in and
-# out, their own password, and the article desk. New views mark themselves with
-# `@editor_allowed` (microsite.auth); anything unmarked is for admins only.
-EDITOR_ENDPOINTS = frozenset(
-    {
-        "admin.login",
-        "admin.logout",
-        "admin.password",
-        "admin.dashboard",
-        "admin.new_article",
-        "admin.edit_article",
-        "admin.clear_article",
-        "admin.restore_article",
-    }
-)
-# Whole modules that serve articles only (revision history, pictures for the body): every view
-# in them is open to editors.
-EDITOR_MODULES = frozenset({f"{__name__}.revisions", f"{__name__}.images"})
 
 
 def editor_may_open(endpoint: str | None) -> bool:
-    """Whether an editor may open this admin endpoint (admins may open every one)."""
-    if endpoint in EDITOR_ENDPOINTS:
-        return True
-    view = current_app.view_functions.get(endpoint or "")
-    return is_editor_allowed(view) or getattr(view, "__module__", None) in EDITOR_MODULES
+    """Whether an editor may open this admin endpoint (admins may open every one): only views
+    marked `@editor_allowed` (microsite.auth), so a view added later is admins-only until its
+    author decides otherwise."""
+    return is_editor_allowed(current_app.view_functions.get(endpoint or ""))
 
 
 @bp.before_request

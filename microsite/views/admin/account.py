@@ -18,6 +18,7 @@ def _after_sign_in(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@auth.editor_allowed
 def login():
     """The sign-in form; one generic message for any wrong credentials."""
     if current_user.is_authenticated and request.method == "GET":
@@ -38,6 +39,7 @@ def login():
 
 
 @bp.post("/logout")
+@auth.editor_allowed
 def logout():
     """Sign out (a POST with CSRF, so no link or image can sign anyone out)."""
     auth.sign_out()
@@ -46,6 +48,7 @@ def logout():
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@auth.editor_allowed
 def password():
     """Change one's own password; every other session of this user ends. Wrong current
     passwords are throttled like sign-ins (they count against the same username)."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 
 from ... import admin_jobs, desk, listings, revisions, search
-from ...auth import ADMIN
+from ...auth import ADMIN, editor_allowed
 from ...extensions import db
 from ...forms import ArticleForm, split_keywords
 from ...models import (
@@ -91,6 +91,7 @@ def _status_counts() -> dict[str, int]:
 
 
 @bp.get("/")
+@editor_allowed
 def dashboard():
     """Every article, filtered by status, category and title; counts per status."""
     filters = _filters()
@@ -216,6 +217,7 @@ def _saved(form: ArticleForm, article: Article):
 
 
 @bp.route("/articles/new", methods=["GET", "POST"])
+@editor_allowed
 def new_article():
     """Write a new article: a draft to preview, or published at once."""
     form = ArticleForm(data={"source_note": site_settings()["disclaimer"]})
@@ -248,6 +250,7 @@ def _conflict(form: ArticleForm, article: Article):
 
 
 @bp.route("/articles/<int:article_id>/edit", methods=["GET", "POST"])
+@editor_allowed
 def edit_article(article_id: int):
     """Edit an article; a save over a newer version is refused, never silently applied."""
     article = _get(article_id)
@@ -320,6 +323,7 @@ def _row_or_back(article: Article, message: str):
 
 
 @bp.post("/articles/<int:article_id>/clear")
+@editor_allowed
 def clear_article(article_id: int):
     """Clear a published article: the row stays, its URL answers 410, lists show a placeholder."""
     article = _get(article_id)
@@ -332,6 +336,7 @@ def clear_article(article_id: int):
 
 
 @bp.post("/articles/<int:article_id>/restore")
+@editor_allowed
 def restore_article(article_id: int):
     """Undo a clear: the article is published again under its old URL and date."""
     article = _get(article_id)

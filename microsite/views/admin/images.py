@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from ... import images, picture_library
+from ...auth import editor_allowed
 from ...extensions import db
 from ...forms import LineField
 from ...models import Image
@@ -110,6 +111,7 @@ def _answer(form: ImageForm, image: Image | None, status: int):
 
 
 @bp.post("/images")
+@editor_allowed
 def upload_image():
     """Upload a JPEG, PNG or WebP picture with its alt text; answer the <img> to insert."""
     form = ImageForm()
@@ -162,12 +164,14 @@ def _back_to_library():
 
 
 @bp.get("/images")
+@editor_allowed
 def images_library():
     """Every uploaded picture with its alt text, size, uploader and the articles using it."""
     return _library()
 
 
 @bp.get("/images/<int:image_id>/thumbnail")
+@editor_allowed
 def image_thumbnail(image_id: int):
     """A small copy of the picture for the library and the picker."""
     image = _image(image_id)
@@ -179,6 +183,7 @@ def image_thumbnail(image_id: int):
 
 
 @bp.post("/images/<int:image_id>/alt")
+@editor_allowed
 def image_alt(image_id: int):
     """Change a picture's alt text (for the library and the next insertions)."""
     image = _image(image_id)
@@ -193,6 +198,7 @@ def image_alt(image_id: int):
 
 
 @bp.post("/images/<int:image_id>/delete")
+@editor_allowed
 def image_delete(image_id: int):
     """Delete a picture nobody uses; refused, with the articles using it, otherwise."""
     image = _image(image_id)

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from ... import revisions, worddiff
+from ...auth import editor_allowed
 from ...extensions import db
 from ...models import Article, Revision
 from . import bp
@@ -71,12 +72,14 @@ def _page(article: Article, revision: Revision, status: int = 200, conflict: str
 
 
 @bp.get("/articles/<int:article_id>/revisions/<int:revision_id>")
+@editor_allowed
 def revision(article_id: int, revision_id: int):
     """One revision of an article and what differs from the current text."""
     return _page(*_get(article_id, revision_id))
 
 
 @bp.get("/articles/<int:article_id>/revisions")
+@editor_allowed
 def revision_history(article_id: int):
     """Every revision of an article (the edit page lists the newest only)."""
     article = db.session.get(Article, article_id) or abort(404, "没有这篇文章。")
@@ -94,6 +97,7 @@ def _stale(article: Article, revision: Revision):
 
 
 @bp.post("/articles/<int:article_id>/revisions/<int:revision_id>/restore")
+@editor_allowed
 def restore_revision(article_id: int, revision_id: int):
     """Make a revision's text the current one again, as a new revision."""
     article, revision = _get(article_id, revision_id)
