@@ -20,11 +20,13 @@ limit_request_line = 8190
 
 def post_fork(server, worker):
     # Connections opened in the master during preload must not be shared with workers.
+    from microsite import queue
     from microsite.extensions import db
 
     app = worker.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)
+    queue.after_fork(app)
 
 
 def worker_exit(server, worker):

@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from . import auth, cli, counting, errors, extensions, page_cache, rendering, search, security
+    from . import queue as job_queue
     from .views import admin, feeds, media, pages, public
     from .views import health as health_views
     from .views import search as search_views
@@ -49,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     counting.init_app(app)
     search.init_app(app)
+    job_queue.init_app(app)
     page_cache.listen()
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)

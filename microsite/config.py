@@ -35,11 +35,6 @@ def _env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _env_float(name: str) -> float | None:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else None
-
-
 def load_config(instance_path: Path, with_secret: bool = True) -> dict:
     """Build the configuration mapping for create_app (with_secret=False: the caller brings one)."""
     default_db = f"sqlite:///{instance_path / 'microsite.sqlite3'}"
@@ -55,9 +50,16 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         "INDEX_LOG_RETENTION_HOURS": float(
             os.environ.get("MICROSITE_INDEX_LOG_RETENTION_HOURS", 24)
         ),
-        # How often each process applies other hosts' changes in the background; 0 turns the
-        # timer off (searches still catch up first). Unset: 1 second, off under TESTING.
-        "INDEX_FOLLOW_SECONDS": _env_float("MICROSITE_INDEX_FOLLOW_SECONDS"),
+        # How often the worker (`flask worker`) applies the search change log to this host's
+        # index, whoever wrote it; web workers only write the log.
+        "INDEX_FOLLOW_SECONDS": float(os.environ.get("MICROSITE_INDEX_FOLLOW_SECONDS") or 1),
+        # The job queue (microsite.queue): empty is a SQLite file in the instance folder (one
+        # host); redis://… shares it between hosts; "immediate" runs each job as it is
+        # enqueued (the default under TESTING).
+        "JOBS_URL": os.environ.get("MICROSITE_JOBS_URL", ""),
+        # The worker's cleanup removes uploaded pictures no article, page or version shows
+        # once they are this many days old.
+        "UPLOAD_UNUSED_DAYS": float(os.environ.get("MICROSITE_UPLOAD_UNUSED_DAYS", 7)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE"),

@@ -1,4 +1,4 @@
-"""/healthz: whether the database answers and the search index can be read, as JSON."""
+"""/healthz: whether the database answers, the search index can be read and the worker beats."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from flask import Blueprint, current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import search
+from .. import queue, search
 from ..extensions import db
 from ..models import PUBLISHED, Article
 
@@ -27,18 +27,27 @@ def _database() -> dict:
         return {"status": "error"}
 
 
+def _worker() -> dict:
+    try:
+        return queue.worker_status()
+    except Exception:  # the queue's storage is away (Redis down): the worker cannot be seen
+        current_app.logger.exception("health check: job queue unavailable")
+        return {"status": "stale", "last_seen": None}
+
+
 @bp.get("/healthz")
 def healthz():
     """200 while the database answers (search down is "degraded"), 503 when it does not."""
-    database, index = _database(), search.status()
+    database, index, worker = _database(), search.status(), _worker()
     if database["status"] != "ok":
         overall, code = "error", 503
-    elif index["status"] != "ok":
-        # The site still serves articles without search: keep the worker in rotation.
+    elif index["status"] != "ok" or worker["status"] not in ("ok", queue.IMMEDIATE):
+        # The site still serves articles without search or a worker (nothing new gets
+        # published or indexed meanwhile): keep the web worker in rotation.
         overall, code = "degraded", 200
     else:
         overall, code = "ok", 200
     if index["status"] == "ok" and "published" in database:
         index["in_sync"] = index["documents"] == database["published"]
-    body = {"status": overall, "database": database, "search": index}
+    body = {"status": overall, "database": database, "search": index, "worker": worker}
     return body, code, {"Cache-Control": "no-store"}
