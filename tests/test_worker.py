@@ -30,10 +30,11 @@ from microsite.models import PUBLISHED, SCHEDULED, Article, Image, Page, Revisio
 from microsite.search import index
 from microsite.text import local_now
 from tests.conftest import ADMIN_PASSWORD, SEED_TEXT, make_app
-from tests.queue_helpers import queued_config
+from tests.queue_helpers import QueueRunner, queued_config
 from tests.search_helpers import add_article
-from tests.test_admin_helpers import make_user
+from tests.test_admin_helpers import make_user, sign_in
 from tests.test_listings import statements
+from tests.test_multihost import redis_uri  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -378,3 +379,50 @@ def soup_text(html: str, selector: str) -> str:
     element = BeautifulSoup(html, "html.parser").select_one(selector)
     assert element is not None, html[:2000]
     return element.get_text(" ", strip=True)
+
+
+# --- several hosts: one Redis queue ------------------------------------------------------------
+
+
+def test_with_redis_a_rebuild_started_on_one_host_runs_on_anothers_worker(
+    tmp_path,
+    redis_uri,  # noqa: F811 (the fixture imported above)
+):
+    """One queue for every host: host X's dashboard starts a rebuild, host Y's worker takes
+    it, and X's dashboard shows Y's progress and result from the shared queue storage."""
+    x = make_app(tmp_path / "x", WTF_CSRF_ENABLED=False, JOBS_URL=redis_uri)
+    database = x.config["SQLALCHEMY_DATABASE_URI"]
+    y = make_app(
+        tmp_path / "y",
+        JOBS_URL=redis_uri,
+        SQLALCHEMY_DATABASE_URI=database,
+        SEARCH_INDEX_DIR=str(tmp_path / "y-index"),
+    )
+    with x.app_context():
+        store_page(parse_page(SEED_TEXT))
+        make_user()
+        published = db.session.scalar(
+            select(db.func.count(Article.id)).where(Article.status == PUBLISHED)
+        )
+        db.session.remove()
+    client = x.test_client()
+    sign_in(client)
+    htmx = {"HX-Request": "true"}
+    started = client.post("/admin/reindex", headers=htmx).get_data(as_text=True)
+    assert "等待后台进程" in started  # no worker anywhere yet: queued
+    with QueueRunner(y):
+
+        def done() -> str:
+            text = soup_text(
+                client.get("/admin/reindex", headers=htmx).get_data(as_text=True), "#reindex-status"
+            )
+            return text if "索引重建完成" in text else ""
+
+        assert f"共 {published} 篇文章" in wait_until(done, 120, "Y's worker rebuilds")
+    with y.app_context():
+        assert search.status()["documents"] == published  # it was Y's index that was built
+    with x.app_context():
+        assert search.status()["status"] == "missing"
+    for app in (x, y):
+        with app.app_context():
+            db.engine.dispose()
