@@ -27,14 +27,15 @@ NAME = "microsite"
 def make_huey(url: str, instance_path: str) -> Huey:
     """The Huey for a JOBS_URL: "" (SQLite in the instance folder), sqlite:///PATH,
     redis://… (or rediss://, unix://) or "immediate"."""
+    # results=False: nobody waits for a job's return value, and stored ones would pile up.
     if url == IMMEDIATE:
-        return MemoryHuey(NAME, immediate=True)
+        return MemoryHuey(NAME, immediate=True, results=False)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(NAME, url=url)
+        return RedisHuey(NAME, url=url, results=False)
     if not url:
         url = f"sqlite:///{Path(instance_path) / 'jobs.sqlite3'}"
     if url.startswith("sqlite:///"):
-        return SqliteHuey(NAME, filename=url.removeprefix("sqlite:///"))
+        return SqliteHuey(NAME, filename=url.removeprefix("sqlite:///"), results=False)
     raise ValueError(f"MICROSITE_JOBS_URL: unknown queue {url!r} (sqlite:///…, redis://…)")
 
 

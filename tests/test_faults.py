@@ -142,7 +142,8 @@ def test_a_worker_killed_inside_an_index_write(tmp_path):
         article_id, status, _ = admin.publish("杀死之后的保存 aftertoken", "正文 aftertoken。")
         assert status == 302
         client = load.Client(site.port)
-        assert _eventually(lambda: _found(client, "aftertoken", article_id))
+        # The restarted worker needs its start-up first (seconds on a busy machine).
+        assert _eventually(lambda: _found(client, "aftertoken", article_id), 120)
         assert _eventually(lambda: _found(client, "killtoken", killed_id))
         stop.set()
         for thread in readers:
