@@ -40,9 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # The one write a reader's page view may cause: its view count (microsite.counting; the
 # column's onupdate adds updated_at).
+PARAM = r"(?:\?|%\(\w+\)s(?:::[A-Z ]+)?)"  # SQLite's ?, psycopg's %(name)s::TYPE
 VIEW_RECORD = re.compile(
-    r"UPDATE articles SET (updated_at=\?, )?view_count=\(articles\.view_count \+ \?\)"
-    r" WHERE articles\.id = \?"
+    rf"UPDATE articles SET (?:updated_at={PARAM}, )?"
+    rf"view_count=\(articles\.view_count \+ {PARAM}\) WHERE articles\.id = {PARAM}"
 )
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
