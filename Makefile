@@ -26,11 +26,12 @@ $(TOOLS): tests/tools/package.json tests/tools/package-lock.json
 	cd tests/tools && npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
+# The web server and the background worker (Procfile) under honcho: Ctrl-C stops both.
 run: $(VENV)/.installed
 	$(BIN)/flask demo --if-empty
 	PORT=$(PORT) MICROSITE_SITE_URL=$${MICROSITE_SITE_URL:-http://127.0.0.1:$(PORT)} \
 	  MICROSITE_TRUSTED_HOSTS=$${MICROSITE_TRUSTED_HOSTS-localhost} \
-	  $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	  $(BIN)/honcho start -f Procfile --port $(PORT)  # the first process (web) gets PORT
 
 test: $(VENV)/.installed-test $(TOOLS)
 	$(BIN)/ruff check .

@@ -20,17 +20,20 @@ limit_request_line = 8190
 
 def post_fork(server, worker):
     # Connections opened in the master during preload must not be shared with workers.
+    from microsite import queue
     from microsite.extensions import db
 
     app = worker.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)
+    queue.after_fork(app)
 
 
 def worker_exit(server, worker):
-    # Views buffered since the last write are recorded (and counted) before the worker goes.
+    # Views buffered since the last write are recorded before the worker goes (the background
+    # worker adds them to the counts).
     from microsite.counting import view_counter
 
     app = worker.app.wsgi()
     with app.app_context():
-        view_counter().flush()
+        view_counter().write_marks()

@@ -59,6 +59,22 @@ class Site:
     env: dict
     process: subprocess.Popen
     log: Path
+    app: str = "wsgi:app"
+    worker: subprocess.Popen | None = None
+
+    def start_worker(self) -> subprocess.Popen:
+        """The background worker (`flask worker`, as `make run` starts it), on the same app:
+        it applies saves to the search index. Called again after it was killed, as systemd's
+        Restart=always would."""
+        with open(self.work / "worker.log", "ab") as out:
+            self.worker = subprocess.Popen(
+                [str(BIN / "flask"), "--app", self.app, "worker"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        return self.worker
 
     @property
     def database(self) -> Path:
@@ -127,6 +143,7 @@ def serve(
         "SECRET_KEY": secrets.token_hex(16),
         "DATABASE_URL": f"sqlite:///{work / 'site.sqlite3'}",
         "MICROSITE_SEARCH_INDEX_DIR": str(work / "index"),
+        "MICROSITE_JOBS_URL": f"sqlite:///{work / 'jobs.sqlite3'}",
         "INSTANCE_PATH": str(work / "instance"),
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
@@ -146,17 +163,19 @@ def serve(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    site = Site(work, port, env, process, log)
+    site = Site(work, port, env, process, log, app=app)
+    site.start_worker()
     try:
         _wait(port, process)
         yield site
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for running in (process, site.worker):
+            running.send_signal(signal.SIGTERM)
+            try:
+                running.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                running.kill()
+                running.wait()
 
 
 # --- a small HTTP client: keep-alive, cookies, forms ---------------------------------------
@@ -401,12 +420,27 @@ def verify(site: Site, result: Result) -> None:
             ).fetchone()
             if row is None or row[0] != title or row[1] != "published":
                 result.missing_in_db.append(article_id)
+        newest = connection.execute("SELECT max(id) FROM index_changes").fetchone()[0] or 0
+    _wait_for_the_index(site, newest)
     client = Client(site.port)
     for article_id, (token, _, _) in result.saved.items():
         status, _, page = client.get("/search?q=" + quote(token))
         if status != 200 or f'/articles/{article_id}"' not in page:
             result.missing_in_search.append(article_id)
     client.close()
+
+
+def _wait_for_the_index(site: Site, newest: int, seconds: float = 60) -> None:
+    """The worker applies saves to the index a moment after their commit: wait (bounded) until
+    it has applied the last one, so search is checked against every save."""
+    from microsite.search import index
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        where = index.live_dir(site.work / "index")
+        if where is not None and index.read_applied(where) >= newest:
+            return
+        time.sleep(0.1)
 
 
 def run(connections: int = 64, seconds: float = 30, workers: int = 4, work: Path | None = None):

@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from . import auth, cli, counting, errors, extensions, page_cache, rendering, search, security
+    from . import queue as job_queue
     from .origin import init_app as init_origin
     from .transfer import cli as transfer_cli
     from .transfer import permalinks
@@ -55,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     permalinks.init_app(app)
     counting.init_app(app)
     search.init_app(app)
+    job_queue.init_app(app)
     page_cache.listen()
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)

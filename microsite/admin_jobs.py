@@ -1,32 +1,32 @@
-"""The dashboard's search reindex: a background thread, one job at a time.
+"""The dashboard's search reindex: a job on the queue, run by the worker, one at a time.
 
-The job's state lives in a small JSON file in the instance folder, not in memory, because
-the status poll may reach any gunicorn worker, not only the one running the job. A lock
-file created with O_EXCL keeps two workers from starting a rebuild at once; a heartbeat
-lets a job whose worker died be recognised and replaced.
+start() (a web request) takes the job's lock and enqueues it; the worker process runs it
+(run()). The job's state lives in the queue's key/value storage, not in a web worker, so the
+status poll may reach any web worker, or any host with a shared queue, and a web worker
+restarted meanwhile loses nothing. A heartbeat lets a job whose worker died be recognised and
+replaced.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from pathlib import Path
 
 from flask import Flask
 
+from . import queue
 from .extensions import db
 from .text import SITE_TZ
 
-STATE_FILE = "reindex-job.json"
-LOCK_FILE = "reindex-job.lock"
+STATE_KEY = "reindex-job:state"
+LOCK_KEY = "reindex-job:lock"
 HEARTBEAT = 0.5  # seconds between state writes while running
-STALE_AFTER = 60  # a running job silent this long lost its worker
+STALE_AFTER = 60  # a job silent this long lost its worker (or none took it)
 
-IDLE, RUNNING, DONE, FAILED = "idle", "running", "done", "failed"
+IDLE, QUEUED, RUNNING, DONE, FAILED = "idle", "queued", "running", "done", "failed"
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,16 @@ class JobState:
 
     @property
     def stale(self) -> bool:
-        return self.state == RUNNING and time.time() - (self.heartbeat or 0) > STALE_AFTER
+        active = self.state in (QUEUED, RUNNING)
+        return active and time.time() - (self.heartbeat or 0) > STALE_AFTER
 
     @property
     def running(self) -> bool:
-        return self.state == RUNNING and not self.stale
+        return self.state in (QUEUED, RUNNING) and not self.stale
+
+    @property
+    def queued(self) -> bool:
+        return self.state == QUEUED and not self.stale
 
     @property
     def percent(self) -> int:
@@ -65,47 +70,39 @@ class JobState:
         return datetime.fromtimestamp(self.finished_at, SITE_TZ).replace(tzinfo=None)
 
 
-def _paths(app: Flask) -> tuple[Path, Path]:
-    folder = Path(app.instance_path)
-    return folder / STATE_FILE, folder / LOCK_FILE
-
-
 def read_state(app: Flask) -> JobState:
     """The last known state of the reindex job (idle if none ever ran)."""
-    state_file, _ = _paths(app)
+    raw = queue.huey(app).get(STATE_KEY, peek=True)
+    if not isinstance(raw, dict):
+        return JobState()
     try:
-        raw = json.loads(state_file.read_text(encoding="utf-8"))
         return JobState(**{key: raw[key] for key in JobState.__dataclass_fields__ if key in raw})
-    except (OSError, ValueError, TypeError):
+    except TypeError:
         return JobState()
 
 
 def _write_state(app: Flask, state: JobState) -> None:
-    state_file, _ = _paths(app)
-    temporary = state_file.with_name(f"{state_file.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(asdict(state)), encoding="utf-8")
-    # Atomic: a poll never reads half a file.
-    os.replace(temporary, state_file)
+    queue.huey(app).put(STATE_KEY, asdict(state))
 
 
 def _take_lock(app: Flask) -> bool:
-    _, lock = _paths(app)
+    huey = queue.huey(app)
     for _attempt in range(2):
-        try:
-            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        if huey.put_if_empty(LOCK_KEY, uuid.uuid4().hex):
             return True
-        except FileExistsError:
-            if not read_state(app).stale:
-                return False
-            lock.unlink(missing_ok=True)
+        if not read_state(app).stale:
+            return False
+        huey.delete(LOCK_KEY)
     return False
 
 
 class _Job:
-    def __init__(self, app: Flask) -> None:
+    """The running rebuild in the worker: progress kept here, written every HEARTBEAT."""
+
+    def __init__(self, app: Flask, started_at: float | None) -> None:
         self.app = app
         now = time.time()
-        self.state = JobState(state=RUNNING, started_at=now, heartbeat=now)
+        self.state = JobState(state=RUNNING, started_at=started_at or now, heartbeat=now)
         self.guard = threading.Lock()
         self.stopped = threading.Event()
 
@@ -123,23 +120,25 @@ class _Job:
             self._flush()
 
     def run(self) -> None:
+        self._flush()
+        # A thread of the worker process, which is no web worker: it keeps the heartbeat
+        # going while one step of the build runs for long.
         beat = threading.Thread(target=self._beat, name="reindex-heartbeat", daemon=True)
         beat.start()
         final = {"state": FAILED, "error": "重建被中断。"}
         try:
-            with self.app.app_context():
-                try:
-                    final = {"state": DONE, "count": _rebuild(self.progress)}
-                except Exception as exc:  # the admin sees the failure; the log has the trace
-                    self.app.logger.exception("reindex failed")
-                    final = {"state": FAILED, "error": str(exc) or type(exc).__name__}
-                finally:
-                    db.session.remove()
+            try:
+                final = {"state": DONE, "count": _rebuild(self.progress)}
+            except Exception as exc:  # the admin sees the failure; the log has the trace
+                self.app.logger.exception("reindex failed")
+                final = {"state": FAILED, "error": str(exc) or type(exc).__name__}
+            finally:
+                db.session.remove()
         finally:
             self.stopped.set()
             beat.join()
             self._flush(finished_at=time.time(), **final)
-            _paths(self.app)[1].unlink(missing_ok=True)
+            queue.huey(self.app).delete(LOCK_KEY)
 
 
 def _rebuild(progress) -> int:
@@ -154,10 +153,15 @@ def _rebuild(progress) -> int:
 
 
 def start(app: Flask) -> bool:
-    """Start a rebuild in the background; False if one is already running."""
+    """Queue a rebuild for the worker; False if one is already queued or running."""
     if not _take_lock(app):
         return False
-    job = _Job(app)
-    _write_state(app, job.state)
-    threading.Thread(target=job.run, name="reindex", daemon=True).start()
+    now = time.time()
+    _write_state(app, JobState(state=QUEUED, started_at=now, heartbeat=now))
+    queue.jobs(app).rebuild_index()
     return True
+
+
+def run(app: Flask) -> None:
+    """The worker's side (microsite.jobs.rebuild_index): run the queued rebuild."""
+    _Job(app, read_state(app).started_at).run()

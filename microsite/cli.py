@@ -1,8 +1,9 @@
 """flask commands: init-db, create-admin, import-page, reindex, demo, publish-due,
-prune-uploads."""
+prune-uploads, worker."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from flask import Flask, current_app
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from . import picture_library, scheduling, search, user_sessions
+from . import jobs, picture_library, queue, scheduling, search, user_sessions
 from .extensions import db
 from .importer import PageFormatError, parse_page, store_page
 from .models import Article, Page, User
@@ -153,7 +154,7 @@ def reindex_command(procs: int | None) -> None:
 
 @click.command("publish-due")
 def publish_due_command() -> None:
-    """Publish the scheduled articles whose time has come (for cron; pages also do it)."""
+    """Publish the scheduled articles whose time has come (the worker does it every minute)."""
     published = scheduling.publish_due()
     click.echo(f"已发表 {len(published)} 篇到时的定时文章。")
 
@@ -169,9 +170,25 @@ def prune_uploads_command(days: int | None) -> None:
     click.echo(f"已删除 {len(removed)} 张超过 {days} 天且没有文章使用的图片。")
 
 
+@click.command("worker")
+@click.option(
+    "--threads", type=click.IntRange(1, 16), default=2, help="Jobs run at once (default 2)."
+)
+def worker_command(threads: int) -> None:
+    """Run the background worker: queued jobs, the schedule, this host's search index."""
+    app = current_app._get_current_object()
+    if queue.jobs(app).immediate:
+        raise click.ClickException("MICROSITE_JOBS_URL=immediate：任务入队即执行，无需 worker。")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"后台进程已启动（{threads} 个任务线程），Ctrl-C 停止。")
+    jobs.run_worker(app, threads=threads)
+
+
 def init_app(app: Flask) -> None:
     for command in (init_db_command, create_admin_command, import_page_command, demo_command):
         app.cli.add_command(command)
     app.cli.add_command(reindex_command)
     app.cli.add_command(publish_due_command)
     app.cli.add_command(prune_uploads_command)
+    app.cli.add_command(worker_command)

@@ -35,11 +35,6 @@ def _env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _env_float(name: str) -> float | None:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else None
-
-
 def _env_list(name: str) -> list[str]:
     """A list from a variable of comma- or space-separated words."""
     return os.environ.get(name, "").replace(",", " ").split()
@@ -60,9 +55,13 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         "INDEX_LOG_RETENTION_HOURS": float(
             os.environ.get("MICROSITE_INDEX_LOG_RETENTION_HOURS", 24)
         ),
-        # How often each process applies other hosts' changes in the background; 0 turns the
-        # timer off (searches still catch up first). Unset: 1 second, off under TESTING.
-        "INDEX_FOLLOW_SECONDS": _env_float("MICROSITE_INDEX_FOLLOW_SECONDS"),
+        # How often the worker (`flask worker`) applies the search change log to this host's
+        # index, whoever wrote it; web workers only write the log.
+        "INDEX_FOLLOW_SECONDS": float(os.environ.get("MICROSITE_INDEX_FOLLOW_SECONDS") or 1),
+        # The job queue (microsite.queue): empty is a SQLite file in the instance folder (one
+        # host); redis://… shares it between hosts; "immediate" runs each job as it is
+        # enqueued (the default under TESTING).
+        "JOBS_URL": os.environ.get("MICROSITE_JOBS_URL", ""),
         # The site's origin (https://news.example.cn): every absolute URL is built from it, and
         # other Host headers are refused (microsite.origin). Unset: the first host asked for.
         "SITE_URL": os.environ.get("MICROSITE_SITE_URL") or None,

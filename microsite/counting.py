@@ -197,8 +197,7 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_request
     def _write_when_due(_exc) -> None:
+        # Recording the views is what a page view must write; adding them to the counts is
+        # the background worker's job (microsite.jobs.fold_view_counts), never a reader's.
         if counter.due():
-            try:
-                counter.flush()
-            except SQLAlchemyError:
-                app.logger.exception("view counts could not be folded; the marks wait")
+            counter.write_marks()

@@ -69,6 +69,7 @@ def content_stamp() -> str:
     """Names the code and content every reader page is made from; new with every change."""
     if "content_stamp" not in g:
         row = db.session.connection().execute(STAMP_QUERY).one()
+        g.outbox_top = row[0] or 0
         content = [code_version(), *(str(part) for part in row)]
         g.content_stamp = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
     return g.content_stamp
@@ -110,9 +111,19 @@ def serve(
             on_hit()
         return stored.make_conditional(request)
     response = make_response(render())
-    if _storable(response):
+    if _storable(response) and _index_caught_up():
         _write(entry, response, current_app.config["PAGE_CACHE_MAX_ENTRIES"])
     return response
+
+
+def _index_caught_up() -> bool:
+    """Whether this host's search index has applied every change the stamp names. The worker
+    applies them a moment after the commit; a page made before (related headlines come from
+    the index) is served but not stored, so it cannot outlive that moment."""
+    from .search import index, state
+
+    where = index.live_dir(state().home)
+    return where is None or index.read_applied(where) >= g.get("outbox_top", 0)
 
 
 def _entry(root: Path) -> Path:

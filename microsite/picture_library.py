@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 
 from . import images
 from .extensions import db
-from .models import Article, Image, Revision, User
+from .models import Article, Image, Page, Revision, User
 from .text import local_now
 
 PAGE_SIZE = 24
@@ -162,11 +162,18 @@ def _prune_records(cutoff: datetime) -> list[str]:
             return removed
         used = usage(batch)
         for image in batch:
-            if not used.get(image.id):
+            if not used.get(image.id) and not _on_a_page(image):
                 removed.append(image.name)
                 _remove(image)
         db.session.commit()
         after = batch[-1].id
+
+
+def _on_a_page(image: Image) -> bool:
+    """Whether an editable page (关于我们 …) shows the picture: it is in use, though no
+    article lists it."""
+    mention = Page.body.contains(_src(image), autoescape=True)
+    return db.session.scalar(select(Page.id).where(mention).limit(1)) is not None
 
 
 def _prune_orphan_files(older_than: timedelta) -> list[str]:

@@ -7,21 +7,17 @@ published_at) leave it out by construction, and its URL is a 404 for readers.
 publish_due() moves the articles that have come due: one conditional UPDATE per article
 (still scheduled, still due), so when several workers or hosts race for the same article,
 exactly one UPDATE matches a row; only that process writes the search change-log row, in the
-same transaction, and so the article reaches every host's index once. It runs before requests
-(at most once a second per worker: one indexed query that finds nothing on most checks) and
-from cron with `flask --app wsgi publish-due`, so an article appears without anyone acting.
+same transaction, and so the article reaches every host's index once. The worker runs it every
+minute and when it starts (microsite.jobs); `flask --app wsgi publish-due` runs it by hand. A
+reader's request never does: pages only read.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import datetime
 
-from flask import current_app, request
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -30,9 +26,6 @@ from .search import sync
 from .text import cn_date, local_now
 
 log = logging.getLogger(__name__)
-EXTENSION = "microsite.scheduling"
-# Requests that never show an article list: no check before them.
-UNCHECKED_ENDPOINTS = frozenset({"static", "health.healthz"})
 
 
 def when_text(value: datetime) -> str:
@@ -93,43 +86,3 @@ def publish_due(now: datetime | None = None, bind=None) -> list[int]:
     if published:
         log.info("published scheduled articles %s", published)
     return published
-
-
-class OnRead:
-    """Per app and process: publish due articles before a request, at most every `interval`
-    seconds (0: before every request, as under TESTING, so a moved clock counts at once)."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._checked: float | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> None:
-        checked = self._checked
-        if self.interval and checked is not None and time.monotonic() - checked < self.interval:
-            return
-        # Another thread of this worker checking right now covers this request too.
-        if not self._lock.acquire(blocking=False):
-            return
-        try:
-            self._checked = time.monotonic()
-            publish_due()
-        except SQLAlchemyError:
-            # The page may still answer (or report the database itself); try again next time.
-            log.exception("could not publish scheduled articles")
-        finally:
-            self._lock.release()
-
-
-def publish_due_on_read() -> None:
-    """before_request: publish what has come due before answering (not for static files)."""
-    if request.endpoint is None or request.endpoint in UNCHECKED_ENDPOINTS:
-        return
-    app = current_app
-    on_read = app.extensions.get(EXTENSION)
-    if on_read is None:
-        interval = app.config.get("SCHEDULE_CHECK_SECONDS")
-        if interval is None:
-            interval = 0.0 if app.testing else 1.0
-        on_read = app.extensions.setdefault(EXTENSION, OnRead(float(interval)))
-    on_read()

@@ -1,22 +1,32 @@
-"""Rebuilding the search index from the dashboard: a background job polled through htmx."""
+"""Rebuilding the search index from the dashboard: a job on the queue, run by the worker,
+its progress polled through htmx. Here the worker is a thread consuming a real queue."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from microsite import admin_jobs, search
+from microsite import admin_jobs, queue, search
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article
-from tests.conftest import soup
+from microsite.models import PUBLISHED, Article, User
+from tests.conftest import ADMIN_PASSWORD, FreshContextClient, make_app, soup
+from tests.queue_helpers import QueueRunner, queued_config
 from tests.test_admin_helpers import sign_in
 
 HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The usual test app, but its jobs go to a real queue that a worker thread consumes."""
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=False, **queued_config(tmp_path))
+    app.test_client_class = FreshContextClient
+    with app.app_context(), QueueRunner(app):
+        yield app
+        db.session.remove()
 
 
 @pytest.fixture
@@ -25,16 +35,21 @@ def desk(client, admin_user):
     return client
 
 
-def wait_until_finished(client, timeout: float = 20.0):
-    """Poll the status fragment, as the page does every second, until the job ends."""
+def poll_status(client, until, timeout: float = 20.0, what: str = "the awaited state"):
+    """Poll the status fragment, as the page does every second, until until(status) holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         fragment = client.get("/admin/reindex", headers=HTMX)
         status = soup(fragment).select_one("#reindex-status")
-        if not status.has_attr("hx-trigger"):
+        if until(status):
             return status
         time.sleep(0.05)
-    raise AssertionError("the reindex job did not finish")
+    raise AssertionError(f"the reindex job did not reach {what}")
+
+
+def wait_until_finished(client, timeout: float = 20.0):
+    """The status once the job ended (the fragment stops polling)."""
+    return poll_status(client, lambda s: not s.has_attr("hx-trigger"), timeout, "its end")
 
 
 @pytest.fixture
@@ -62,9 +77,8 @@ def test_reindex_runs_in_the_background_and_reports_progress(desk, held_rebuild)
     status = soup(started).select_one("#reindex-status")
     assert status["hx-get"] == "/admin/reindex" and status["hx-trigger"] == "every 1s"
     assert status["hx-swap"] == "outerHTML"
-    time.sleep(0.1)
-    running = soup(desk.get("/admin/reindex", headers=HTMX)).select_one("#reindex-status")
-    assert "1 / 3" in running.get_text() and running.select_one("progress")["value"] == "33"
+    running = poll_status(desk, lambda s: "1 / 3" in s.get_text(), what="1 / 3")
+    assert running.has_attr("hx-trigger") and running.select_one("progress")["value"] == "33"
     again = soup(desk.post("/admin/reindex", headers=HTMX)).select_one("#reindex-status")
     assert again.has_attr("hx-trigger")  # still the first job: no second rebuild starts
     release.set()
@@ -105,16 +119,16 @@ def test_the_dashboard_shows_the_reindex_panel(desk):
 
 def test_a_job_whose_worker_died_can_be_replaced(app, desk, held_rebuild):
     release, calls = held_rebuild
-    folder = Path(app.instance_path)
-    (folder / admin_jobs.LOCK_FILE).touch()
+    huey = queue.huey(app)
+    assert huey.put_if_empty(admin_jobs.LOCK_KEY, "a worker that died")
     dead = {"state": "running", "done": 5, "total": 9, "heartbeat": time.time() - 3600}
-    (folder / admin_jobs.STATE_FILE).write_text(json.dumps(dead))
+    huey.put(admin_jobs.STATE_KEY, dead)
     page = soup(desk.get("/admin/reindex"))
     assert "没有完成" in page.select_one("#reindex-status").get_text()
     desk.post("/admin/reindex", headers=HTMX)
     release.set()
     assert "共 3 篇" in wait_until_finished(desk).get_text()
-    assert len(calls) == 1 and not (folder / admin_jobs.LOCK_FILE).exists()
+    assert len(calls) == 1 and huey.get(admin_jobs.LOCK_KEY, peek=True) is None
 
 
 def test_real_rebuild_indexes_every_published_article(desk, seeded):
@@ -126,3 +140,20 @@ def test_real_rebuild_indexes_every_published_article(desk, seeded):
     desk.post("/admin/reindex", headers=HTMX)
     status = wait_until_finished(desk, timeout=60)
     assert f"共 {published} 篇文章" in status.get_text()
+
+
+def test_a_queued_rebuild_says_it_waits_for_the_worker(tmp_path, monkeypatch):
+    """No worker consumes the queue: the dashboard says the job waits, and keeps polling."""
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=False, **queued_config(tmp_path))
+    app.test_client_class = FreshContextClient
+    with app.app_context():
+        user = User(username="editor", display_name="编辑部")
+        user.set_password(ADMIN_PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        client = app.test_client()
+        sign_in(client)
+        status = soup(client.post("/admin/reindex", headers=HTMX)).select_one("#reindex-status")
+        assert "等待后台进程" in status.get_text() and status["hx-trigger"] == "every 1s"
+        assert queue.huey(app).pending_count() == 1
+        db.session.remove()

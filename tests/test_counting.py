@@ -11,7 +11,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from microsite import counting, create_app, text
+from microsite import counting, create_app, jobs, text
 from microsite.counting import fold_views, view_counter
 from microsite.extensions import db
 from microsite.models import Article, ViewMark
@@ -194,11 +194,16 @@ def test_marks_never_hold_the_address(client, seeded):
     assert mark.article_id == seeded.id and mark.fold is None
 
 
-def test_a_worker_writes_and_folds_its_views_when_due(client, seeded, monkeypatch):
+def test_a_reader_writes_its_mark_when_due_and_the_worker_counts_it(
+    app, client, seeded, monkeypatch
+):
     monkeypatch.setattr(counting, "FLUSH_SECONDS", 0)
     client.get(f"/articles/{seeded.id}", **reader(1))
-    assert view_count(seeded.id) == 1  # the request's own teardown wrote and folded it
+    assert db.session.scalar(select(func.count()).select_from(ViewMark)) == 1
+    assert view_count(seeded.id) == 0  # a reader's request never updates the counts
+    assert jobs.fold_view_counts() == 1  # the worker's minute job
     client.get(f"/articles/{seeded.id}", **reader(1))
+    assert jobs.fold_view_counts() == 0
     assert view_count(seeded.id) == 1
 
 

@@ -1,6 +1,7 @@
 """Several web hosts on one database (issue 9's "done when"): each host keeps its own search
-index and follows the change log, so what one host publishes or clears shows on every other;
-a host killed and restarted catches up; hosts share the sign-in throttle (database or Redis).
+index and its worker follows the change log, so what one host publishes or clears shows on
+every other; a host killed and restarted catches up; hosts share the sign-in throttle
+(database or Redis).
 
 Runs on the SQLite file under `make test` and on PostgreSQL under `make test-postgres`.
 """
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -25,7 +27,7 @@ from bs4 import BeautifulSoup
 from flask import Flask
 from sqlalchemy import func, select
 
-from microsite import create_app, search
+from microsite import create_app, jobs, search
 from microsite.extensions import db
 from microsite.models import IndexChange, User
 from microsite.search import index
@@ -33,15 +35,17 @@ from microsite.search import index
 from .conftest import ADMIN_PASSWORD, make_app
 
 ROOT = Path(__file__).resolve().parent.parent
-# A host in its own process: a new host builds its index from the database, then follows.
+# A host in its own process: a new host builds its index from the database, then its worker's
+# per-host loop (microsite.jobs.HostLoop) follows the log while the server answers.
 SERVE = """
-import json, os
+import json, os, threading
 from werkzeug.serving import make_server
-from microsite import create_app, search
+from microsite import create_app, jobs, search
 app = create_app(json.loads(os.environ["MICROSITE_HOST_CONFIG"]))
 with app.app_context():
     if search.status()["status"] == "missing":
         search.rebuild()
+threading.Thread(target=jobs.HostLoop(app).run, daemon=True).start()
 server = make_server("127.0.0.1", 0, app, threaded=True)
 print(server.server_port, flush=True)
 server.serve_forever()
@@ -154,7 +158,9 @@ def publish(client, title: str, body: str) -> int:
 @pytest.fixture
 def hosts(tmp_path):
     """Host A (the usual test app) and host B (a second app, its own index) on one database,
-    both in this process with an editor signed in; child-process hosts are killed at the end."""
+    both in this process with an editor signed in; child-process hosts are killed at the end.
+    Jobs run as they are enqueued (TESTING), so A's own index follows A's commits at once;
+    B's index follows only when B's worker loop runs (see b_worker)."""
     (tmp_path / "a").mkdir()
     a = make_app(tmp_path / "a")
     a.config.update(WTF_CSRF_ENABLED=False, INDEX_FOLLOW_SECONDS=FOLLOW_SECONDS)
@@ -180,25 +186,34 @@ def hosts(tmp_path):
     yield a, b, clients, children, database
     for child in children:
         child.kill()
-    for app in (a, b):
-        app.extensions["microsite.search"].stop_timer()
     in_app(b, lambda: db.engine.dispose())
 
 
-def test_published_on_one_host_is_found_on_the_other_and_cleared_everywhere(hosts):
+@pytest.fixture
+def b_worker(hosts):
+    """Host B's worker loop (the per-host part of `flask worker`) in a thread."""
+    loop = jobs.HostLoop(hosts[1])
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    yield loop
+    loop.stop.set()
+    thread.join(timeout=10)
+
+
+def test_published_on_one_host_is_found_on_the_other_and_cleared_everywhere(hosts, b_worker):
     a, b, (on_a, on_b), _, _ = hosts
-    on_b.get("/healthz")  # B's first request starts its follower
     article = publish(on_a, "多主机发表", "<p>在甲主机发表 hq9 的文章</p>")
     top = newest_change(a)
     b_home = Path(b.config["SEARCH_INDEX_DIR"])
-    # B's timer applies the entry without any search asking for it...
+    # B's worker applies the entry without any search asking for it...
     took = wait_until(lambda: index.read_applied(index.live_dir(b_home)) >= top, PATIENCE)
-    print(f"B's timer applied A's change after {took:.3f} s")
-    # ...and B's search finds it (a search would catch up by itself as well).
+    print(f"B's worker applied A's change after {took:.3f} s")
+    # ...and B's search finds it.
     assert hit_ids(on_b.get("/search?q=hq9").get_data(as_text=True)) == [article]
 
     # Cleared through B: gone from A's index, not just filtered out of A's results.
     assert on_b.post(f"/admin/articles/{article}/clear").status_code == 302
+    in_app(a, search.apply_pending)  # A's worker's turn (its own loop is not running here)
     assert hit_ids(on_a.get("/search?q=hq9").get_data(as_text=True)) == []
     indexed = in_app(
         a,
@@ -209,14 +224,16 @@ def test_published_on_one_host_is_found_on_the_other_and_cleared_everywhere(host
     assert indexed is None
 
 
-def test_a_host_that_searches_first_catches_up_before_answering(hosts):
+def test_a_readers_search_never_writes_the_index_the_hosts_worker_does(hosts):
     a, b, (on_a, on_b), _, _ = hosts
-    b.extensions["microsite.search"].stop_timer()  # no timer: only the search itself
+    b_home = Path(b.config["SEARCH_INDEX_DIR"])
+    before = index.read_applied(index.live_dir(b_home))
     article = publish(on_a, "先追上再回答", "<p>先追上再回答 kv4</p>")
-    b_index = index.live_dir(Path(b.config["SEARCH_INDEX_DIR"]))
-    assert index.read_applied(b_index) < newest_change(a)  # B is behind when asked
+    # No worker on B yet: its search answers from the index as it is, and leaves it alone.
+    assert hit_ids(on_b.get("/search?q=kv4").get_data(as_text=True)) == []
+    assert index.read_applied(index.live_dir(b_home)) == before
+    assert search.apply_pending(b) > 0  # B's worker's turn
     assert hit_ids(on_b.get("/search?q=kv4").get_data(as_text=True)) == [article]
-    assert index.read_applied(b_index) >= newest_change(a)
 
 
 def test_a_killed_host_catches_up_when_restarted(hosts, tmp_path):
@@ -232,10 +249,10 @@ def test_a_killed_host_catches_up_when_restarted(hosts, tmp_path):
     top = newest_change(a)
     assert index.read_applied(c.live_index) < top
 
-    c.start()  # the same index directory: no rebuild, it follows the log from where it was
-    assert c.request("/healthz")[0] == 200  # a first request starts its follower
+    c.start()  # the same index directory: no rebuild, its worker follows the log from there
+    assert c.request("/healthz")[0] == 200
     took = wait_until(lambda: index.read_applied(c.live_index) >= top, PATIENCE)
-    print(f"restarted host applied what it missed {took:.3f} s after its first request")
+    print(f"restarted host applied what it missed {took:.3f} s after it answered")
     health = json.loads(c.request("/healthz")[1])
     assert health["search"]["in_sync"] is True
     assert c.hits("pr2") == [second]

@@ -1,7 +1,8 @@
 """Scheduled publishing: out of every public view until its time, then everywhere, once.
 
-The site's clock is moved (microsite.text.CLOCK_OFFSET) instead of waiting; under TESTING the
-check for due articles runs before every request, so the next page after the move publishes.
+The site's clock is moved (microsite.text.CLOCK_OFFSET) instead of waiting, and the worker's
+every-minute publishing job then runs as it would have meanwhile (under TESTING jobs run as they
+are enqueued). Readers' requests never publish: only the worker (or `flask publish-due`) does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from sqlalchemy import event, func, select
 
-from microsite import create_app, scheduling, search, text
+from microsite import create_app, queue, scheduling, search, text
 from microsite.extensions import db
 from microsite.models import DRAFT, PUBLISHED, SCHEDULED, Article, IndexChange
 from microsite.text import local_now
@@ -34,11 +35,14 @@ FORM_TIME = "%Y-%m-%dT%H:%M:%S"
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """Move the site's clock forward: clock(timedelta(minutes=2))."""
+def clock(app, monkeypatch):
+    """Time passes with the worker running: clock(timedelta(minutes=2)) moves the site's clock
+    forward, then runs the worker's every-minute publishing job (worker=False: none ran)."""
 
-    def advance(delta: timedelta) -> None:
+    def advance(delta: timedelta, worker: bool = True) -> None:
         monkeypatch.setattr(text, "CLOCK_OFFSET", text.CLOCK_OFFSET + delta)
+        if worker:
+            queue.jobs(app).publish_due()
 
     return advance
 
@@ -297,7 +301,7 @@ def test_an_edit_opened_before_the_publication_is_refused_not_applied(desk, cloc
     article = schedule(desk, local_now() + timedelta(minutes=1))
     edit_url = f"/admin/articles/{article.id}/edit"
     opened = article.version
-    clock(timedelta(minutes=2))
+    clock(timedelta(minutes=2), worker=False)
     assert scheduling.publish_due() == [article.id]
     response = desk.post(edit_url, data=form(status=DRAFT, version=opened))
     assert response.status_code == 409
@@ -307,8 +311,8 @@ def test_an_edit_opened_before_the_publication_is_refused_not_applied(desk, cloc
 def test_publish_due_publishes_once_and_the_command_line_does_it_too(desk, runner, clock):
     first = schedule(desk, local_now() + timedelta(minutes=1))
     second = schedule(desk, local_now() + timedelta(minutes=5))
-    clock(timedelta(minutes=2))
-    # Nothing read a page yet: cron's command publishes what is due, and only that.
+    clock(timedelta(minutes=2), worker=False)
+    # No worker ran: the command publishes what is due, and only that.
     now = local_now()
     result = runner.invoke(args=["publish-due"])
     assert result.exit_code == 0, result.output
@@ -319,16 +323,15 @@ def test_publish_due_publishes_once_and_the_command_line_does_it_too(desk, runne
     assert runner.invoke(args=["publish-due"]).output.startswith("已发表 0 篇")
 
 
-def test_the_check_before_requests_is_throttled_per_worker(app, monkeypatch):
-    calls = []
-    monkeypatch.setattr(scheduling, "publish_due", lambda *a, **k: calls.append(1) or [])
-    on_read = scheduling.OnRead(1.0)
-    on_read()
-    on_read()
-    assert len(calls) == 1
-    on_read._checked -= 2  # two seconds later
-    on_read()
-    assert len(calls) == 2
+def test_readers_never_publish_only_the_worker_does(desk, reader, clock):
+    article = schedule(desk, local_now() + timedelta(minutes=1))
+    clock(timedelta(minutes=2), worker=False)  # due, and no worker has run since
+    assert reader.get(f"/articles/{article.id}").status_code == 404
+    assert not public_views(reader, article.id)["home"]
+    assert reload(article).status == SCHEDULED  # a reader's GET wrote nothing
+    queue.jobs(desk.application).publish_due()  # the worker's minute comes
+    assert reload(article).status == PUBLISHED
+    assert reader.get(f"/articles/{article.id}").status_code == 200
 
 
 @pytest.mark.skipif(bool(POSTGRES), reason="reads SQLite's query plan")

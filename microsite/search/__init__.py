@@ -6,6 +6,7 @@ more_like(article, limit)            ids of similar published articles (for rela
 rebuild(progress=None, procs=1)      rebuild from the database and swap in; -> documents
 status()                             the index's state, for /healthz
 follow()                             apply the change log entries this index has not seen
+apply_pending(app=None)              follow(), for the worker (microsite.jobs): the one writer
 SearchUnavailable                    raised by find() when there is no readable index
 clean(q)                             the reader's input as it will be searched (trimmed, cut)
 """
@@ -17,7 +18,6 @@ import os
 import socket
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +42,7 @@ __all__ = [
     "RebuildInProgress",
     "SearchPage",
     "SearchUnavailable",
+    "apply_pending",
     "clean",
     "find",
     "follow",
@@ -60,17 +61,11 @@ CATCH_UP_MARGIN = timedelta(seconds=2)
 AUTO_PROCS_FROM = 2000
 # Change-log entries applied per index commit while catching up.
 FOLLOW_BATCH = 1000
-# A search first checks the log (one `SELECT max(id)`) unless this host confirmed being up to
-# date less than CHECK_EVERY seconds ago; 0: every search, so none answers from behind the log.
-CHECK_EVERY = 0.0
 # This host's progress is written to index_hosts at most this often; pruning runs at most
 # this often per process.
 REPORT_EVERY = 10.0
 PRUNE_EVERY = 300.0
 PRUNE_MIN_AGE = timedelta(minutes=10)
-# A search waits at most this long for another process of this host applying the log, then
-# answers from the index as it is (that process is bringing it up to date).
-SEARCH_WAIT = 1.0
 
 
 # One round trip: the newest log entry, and how far the log has been pruned.
@@ -85,7 +80,9 @@ class SearchState:
 
     def __init__(self, home: Path, retention_hours: float = 24.0) -> None:
         self.home = home
-        self.searcher = LiveSearcher(home, before=self._before_search)
+        # Searches read the index as it is: the worker (microsite.jobs) keeps it following the
+        # log, so a reader's request never writes it.
+        self.searcher = LiveSearcher(home)
         self._retry = sync.Pending()
         self._lock = threading.Lock()
         # Who this index is in index_hosts: one index per host (and per directory).
@@ -94,8 +91,6 @@ class SearchState:
         self._checked = 0.0
         self._reported = 0.0
         self._pruned = 0.0
-        self._timer_pid: int | None = None
-        self._stop = threading.Event()
 
     # --- following the change log --------------------------------------------------------
 
@@ -111,20 +106,6 @@ class SearchState:
             self._checked = 0.0  # the next search tries again
             log.exception("could not apply the index change log; will retry")
             return 0
-
-    def hold(self) -> tuple[Path, int] | None:
-        """The follow lock of the live generation if it is free at once, else None: a process
-        about to commit log entries holds it through the commit, so it applies its own
-        change right after (readers on this host wait a moment instead of racing it)."""
-        where = index.live_dir(self.home)
-        if where is None:
-            return None
-        fd = index.take_follow_lock(where, timeout=0)
-        return (where, fd) if fd is not None else None
-
-    def _before_search(self) -> None:
-        if not CHECK_EVERY or time.monotonic() - self._checked >= CHECK_EVERY:
-            self.follow(wait=SEARCH_WAIT)
 
     def _follow(self, bind, wait: float, held) -> int:
         where = index.live_dir(self.home)
@@ -252,31 +233,6 @@ class SearchState:
                 return 0
             return deleted
 
-    # --- the timer -----------------------------------------------------------------------
-
-    def start_timer(self, app: Flask) -> None:
-        """Follow the log every INDEX_FOLLOW_SECONDS in a daemon thread of this process
-        (started on a process's first request, so each forked worker gets its own)."""
-        if self._timer_pid == os.getpid():
-            return
-        interval = app.config.get("INDEX_FOLLOW_SECONDS")
-        if interval is None:
-            interval = 0.0 if app.testing else 1.0
-        self._timer_pid = os.getpid()
-        if interval <= 0:
-            return
-        self.follow()  # a worker that was idle since it forked answers its first request in sync
-        thread = threading.Thread(
-            target=_follow_forever,
-            args=(weakref.ref(app), self, float(interval)),
-            name="microsite-index-follow",
-            daemon=True,
-        )
-        thread.start()
-
-    def stop_timer(self) -> None:
-        self._stop.set()
-
     def apply(self, pending: sync.Pending, bind) -> None:
         """Bring the index in line with the database for these changes; never raises."""
         with self._lock:
@@ -313,33 +269,26 @@ class SearchState:
         )
 
 
-def _follow_forever(app_ref: weakref.ref, search: SearchState, interval: float) -> None:
-    while not search._stop.wait(interval):
-        app = app_ref()
-        if app is None:
-            return  # the app is gone (tests create many)
-        with app.app_context():
-            search.follow()
-        del app
-
-
 def init_app(app: Flask) -> None:
     search = SearchState(
         Path(app.config["SEARCH_INDEX_DIR"]),
         retention_hours=float(app.config.get("INDEX_LOG_RETENTION_HOURS", 24)),
     )
     app.extensions[EXTENSION] = search
-
-    @app.before_request
-    def _start_following() -> None:
-        search.start_timer(current_app._get_current_object())
-
     sync.listen()
 
 
 def follow() -> int:
     """Apply the change-log entries this app's index has not seen; returns how many."""
     return state().follow()
+
+
+def apply_pending(app: Flask | None = None) -> int:
+    """Apply the change-log entries this host's index has not applied yet; returns how many.
+    The worker's call (microsite.jobs): web workers only write the log. Never raises."""
+    app = app or current_app._get_current_object()
+    with app.app_context():
+        return app.extensions[EXTENSION].follow()
 
 
 def state() -> SearchState:

@@ -2,11 +2,11 @@
 
 after_flush notes which articles changed in a way the index sees; before_commit writes one
 IndexChange row (the outbox) per such article into the same transaction, so the change log
-holds exactly the committed changes, on every host's behalf; after_commit then asks this
-process's index to apply the log at once (the fast path; other hosts apply it on their timer or
-before their next search). A rollback forgets the notes and the rows alike, so a failed commit
-never reaches any index. A failure to write the index is logged, never raised into the request
-that saved the article: the entry stays in the log and is applied on the next try.
+holds exactly the committed changes, on every host's behalf; after_commit then tells the app
+(ON_LOGGED: microsite.queue enqueues the worker's apply job), and every host's worker applies
+the log to its index: a web worker never writes the index itself. A rollback forgets the notes
+and the rows alike, so a failed commit never reaches any index. A failure to write the index
+is logged in the worker: the entry stays in the log and is applied on the next try.
 
 On PostgreSQL, ids come from a sequence in insert order, not commit order: a transaction-level
 advisory lock, taken just before the rows are written and held until commit, makes commits
@@ -28,9 +28,8 @@ from ..models import PUBLISHED, Article, Category, IndexChange, Tag, article_tag
 log = logging.getLogger(__name__)
 
 PENDING = "microsite.search.pending"
-# (generation directory, descriptor) of this host's follow lock, held from the moment log rows
-# are written until this process has applied them after the commit.
-HELD = "microsite.search.held"
+# app.extensions key of a callable run after a commit that wrote change-log rows.
+ON_LOGGED = "microsite.search.on_logged"
 # Only these attributes change what the index holds; a view count or version bump does not.
 INDEXED = ("title", "body", "status", "published_at", "category_id", "category", "tags")
 CHUNK = 500
@@ -106,11 +105,6 @@ def _before_commit(session: Session) -> None:
         new = article_ids(session, pending) - pending.logged
     if not new:
         return
-    state = _state()
-    if state is not None and HELD not in session.info:
-        held = state.hold()  # never waits: see SearchState.hold
-        if held is not None:
-            session.info[HELD] = held
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTBOX_LOCK_KEY})
@@ -123,24 +117,10 @@ def _after_commit(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return  # a savepoint was released: the outer transaction may still roll back
     pending = session.info.pop(PENDING, None)
-    held = session.info.pop(HELD, None)
-    try:
-        state = _state()
-        if pending and pending.logged and state is not None:
-            state.follow(session.get_bind(), held=held)
-    finally:
-        _release(held)
-
-
-def _state():
-    return current_app.extensions.get("microsite.search") if has_app_context() else None
-
-
-def _release(held) -> None:
-    if held is not None:
-        from .index import release_follow_lock
-
-        release_follow_lock(held[1])
+    if pending and pending.logged and has_app_context():
+        on_logged = current_app.extensions.get(ON_LOGGED)
+        if on_logged is not None:
+            on_logged()
 
 
 def _after_soft_rollback(session: Session, previous) -> None:
@@ -148,7 +128,6 @@ def _after_soft_rollback(session: Session, previous) -> None:
     # what the outer transaction flushed before it (re-reading an id is harmless anyway).
     if previous.parent is None:
         session.info.pop(PENDING, None)
-        _release(session.info.pop(HELD, None))
     elif PENDING in session.info:
         # Log rows written inside the savepoint went with it: write them again at commit
         # (a row too many is harmless, a missing one is not).

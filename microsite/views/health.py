@@ -1,7 +1,8 @@
-"""/healthz: whether the database answers and the search index can be read, as JSON.
+"""/healthz: whether the database answers, the search index can be read and the worker beats.
 
-Everyone gets the status (a load balancer needs nothing more); the counts, generation and
-sync state are details for staff and the host's own checks (`may_see_details`).
+Everyone gets the status (a load balancer needs nothing more); the counts, generation, sync
+state and the worker's heartbeat are details for staff and the host's own checks
+(`may_see_details`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import search
+from .. import queue, search
 from ..extensions import db
 from ..models import PUBLISHED, Article
 
@@ -34,14 +35,23 @@ def _database() -> dict:
         return {"status": "error"}
 
 
+def _worker() -> dict:
+    try:
+        return queue.worker_status()
+    except Exception:  # the queue's storage is away (Redis down): the worker cannot be seen
+        current_app.logger.exception("health check: job queue unavailable")
+        return {"status": "stale", "last_seen": None}
+
+
 @bp.get("/healthz")
 def healthz():
     """200 while the database answers (search down is "degraded"), 503 when it does not."""
-    database, index = _database(), search.status()
+    database, index, worker = _database(), search.status(), _worker()
     if database["status"] != "ok":
         overall, code = "error", 503
-    elif index["status"] != "ok":
-        # The site still serves articles without search: keep the worker in rotation.
+    elif index["status"] != "ok" or worker["status"] not in ("ok", queue.IMMEDIATE):
+        # The site still serves articles without search or a worker (nothing new gets
+        # published or indexed meanwhile): keep the web worker in rotation.
         overall, code = "degraded", 200
     else:
         overall, code = "ok", 200
@@ -49,7 +59,7 @@ def healthz():
         index["in_sync"] = index["documents"] == database["published"]
     body = {"status": overall}
     if may_see_details():
-        body |= {"database": database, "search": index}
+        body |= {"database": database, "search": index, "worker": worker}
     return body, code, {"Cache-Control": "no-store"}
 
 

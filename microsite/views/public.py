@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from .. import listings, page_cache, scheduling
+from .. import listings, page_cache
 from ..counting import view_counter
 from ..extensions import db
 from ..models import DRAFT, SCHEDULED, Article
@@ -31,8 +31,6 @@ bp = Blueprint("public", __name__)
 ARTICLE_ID = "<int(max=2147483647):article_id>"
 # Not yet public: readers get a 404, signed-in staff a preview.
 UNPUBLISHED = (DRAFT, SCHEDULED)
-# Scheduled articles whose time has come are published before any page answers.
-bp.before_app_request(scheduling.publish_due_on_read)
 
 
 def get_article_or_abort(article_id: int) -> Article:
