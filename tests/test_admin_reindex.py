@@ -147,7 +147,7 @@ def test_a_queued_rebuild_says_it_waits_for_the_worker(tmp_path, monkeypatch):
     app = make_app(tmp_path, WTF_CSRF_ENABLED=False, **queued_config(tmp_path))
     app.test_client_class = FreshContextClient
     with app.app_context():
-        user = User(username="editor", display_name="编辑部")
+        user = User(username="editor", display_name="编辑部", role="admin")
         user.set_password(ADMIN_PASSWORD)
         db.session.add(user)
         db.session.commit()
