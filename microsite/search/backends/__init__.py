@@ -1,0 +1,1 @@
+"""Search engines behind microsite.search: each module here is one backend."""
