@@ -8,6 +8,9 @@ before their next search). A rollback forgets the notes and the rows alike, so a
 never reaches any index. A failure to write the index is logged, never raised into the request
 that saved the article: the entry stays in the log and is applied on the next try.
 
+With the PostgreSQL search backend there is no log: before_commit writes the articles' search
+vectors into their own rows instead (backends/postgres.py), in the same transaction.
+
 On PostgreSQL, ids come from a sequence in insert order, not commit order: a transaction-level
 advisory lock, taken just before the rows are written and held until commit, makes commits
 of outbox rows follow their ids, so a host that has applied id N never misses a smaller one.
@@ -106,6 +109,13 @@ def _before_commit(session: Session) -> None:
         new = article_ids(session, pending) - pending.logged
     if not new:
         return
+    if _backend() == "postgres":
+        from .backends import postgres
+
+        # The words go into the article rows themselves, in this transaction: no log.
+        postgres.write(session, new)
+        pending.logged |= new
+        return
     state = _state()
     if state is not None and HELD not in session.info:
         held = state.hold()  # never waits: see SearchState.hold
@@ -126,7 +136,7 @@ def _after_commit(session: Session) -> None:
     held = session.info.pop(HELD, None)
     try:
         state = _state()
-        if pending and pending.logged and state is not None:
+        if pending and pending.logged and state is not None and _backend() == "whoosh":
             state.follow(session.get_bind(), held=held)
     finally:
         _release(held)
@@ -134,6 +144,15 @@ def _after_commit(session: Session) -> None:
 
 def _state():
     return current_app.extensions.get("microsite.search") if has_app_context() else None
+
+
+def _backend() -> str | None:
+    if not has_app_context():
+        return None
+    from .backends import EXTENSION
+
+    backend = current_app.extensions.get(EXTENSION)
+    return backend.name if backend is not None else None
 
 
 def _release(held) -> None:

@@ -34,13 +34,15 @@ class SearchBackend(Protocol):
 
 
 def chosen(config) -> str:
-    """MICROSITE_SEARCH_BACKEND if set; else Whoosh."""
+    """MICROSITE_SEARCH_BACKEND if set; else PostgreSQL search on a PostgreSQL database (every
+    host then sees the same index the moment a commit lands) and Whoosh on SQLite."""
     name = (config.get("SEARCH_BACKEND") or "").strip().lower()
     if name:
         if name not in NAMES:
             raise ValueError(f"MICROSITE_SEARCH_BACKEND must be one of {', '.join(NAMES)}")
         return name
-    return "whoosh"
+    uri = str(config.get("SQLALCHEMY_DATABASE_URI", ""))
+    return "postgres" if uri.startswith("postgresql") else "whoosh"
 
 
 EXTENSION = "microsite.search.backend"
