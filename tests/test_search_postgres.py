@@ -127,3 +127,18 @@ def test_reindex_rewrites_every_vector_with_progress(app, runner, seeded):
     assert "搜索索引已重建：96 篇文章" in result.output
     assert search.status() == {"status": "ok", "generation": "postgres", "documents": 96}
     assert hit_ids_for("网格员") == [seeded.id]
+
+
+def test_scheduled_publishing_is_searchable_at_once(app):
+    from microsite import scheduling
+    from microsite.models import SCHEDULED
+
+    due = datetime(2030, 1, 1, 8, 0)
+    article = add_article("定时发表的红杉新闻", "<p>红杉林</p>", status=SCHEDULED)
+    article.published_at, article.scheduled_for = None, due
+    db.session.commit()
+    assert hit_ids_for("红杉") == []
+    # publish_due changes the row with a Core UPDATE: the words still arrive in its commit.
+    assert scheduling.publish_due(now=due) == [article.id]
+    db.session.expire_all()
+    assert hit_ids_for("红杉") == [article.id]

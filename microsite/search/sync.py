@@ -20,13 +20,14 @@ of outbox rows follow their ids, so a host that has applied id N never misses a 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import PUBLISHED, Article, Category, IndexChange, Tag, article_tags
+from ..models import PUBLISHED, Article, Category, IndexChange, Setting, Tag, article_tags
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def _before_commit(session: Session) -> None:
 
         # The words go into the article rows themselves, in this transaction: no log.
         postgres.write(session, new)
+        _mark_site_change(session)
         pending.logged |= new
         return
     state = _state()
@@ -126,6 +128,17 @@ def _before_commit(session: Session) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTBOX_LOCK_KEY})
     session.add_all(IndexChange(article_id=article_id) for article_id in sorted(new))
     pending.logged |= new
+    session.flush()
+
+
+def _mark_site_change(session: Session) -> None:
+    """A new site revision, for changes made by Core statements (scheduled publishing): with
+    the Whoosh backend the newest change-log row tells the page cache, here nothing else does."""
+    from ..page_cache import SITE_REVISION
+
+    marker = session.get(Setting, SITE_REVISION) or Setting(key=SITE_REVISION)
+    marker.data = uuid.uuid4().hex
+    session.add(marker)
     session.flush()
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ...extensions import db
 from ...models import PUBLISHED, Article
+from ...text import plain_text
 from ..analyzer import words
 from ..index import document
 from ..query import ReaderQuery
@@ -147,9 +148,8 @@ class PostgresBackend:
 
     def similar(self, article, limit: int) -> list[int]:
         """Articles sharing this one's commonest words (title words count double)."""
-        doc = document(article)
-        counts = Counter(w for w in words(doc["body"]) if len(w) > 1)
-        counts.update({w: 2 for w in words(doc["title"]) if len(w) > 1})
+        counts = Counter(w for w in words(plain_text(article.body)) if len(w) > 1)
+        counts.update({w: 2 for w in words(article.title or "") if len(w) > 1})
         top = [word for word, _ in counts.most_common(LIKE_TERMS)]
         if not top:
             return []
