@@ -142,3 +142,10 @@ def test_scheduled_publishing_is_searchable_at_once(app):
     assert scheduling.publish_due(now=due) == [article.id]
     db.session.expire_all()
     assert hit_ids_for("红杉") == [article.id]
+
+
+@pytest.mark.parametrize("q", ["O'Neil", "a\\b", "it's 'quoted'", "&|!():*<->", '"x\'y z"'])
+def test_quotes_and_operators_in_input_are_plain_text(app, client, q):
+    add_article("O'Neil 的来信", "<p>a\\b 与 x'y z</p>")
+    response = client.get("/search", query_string={"q": q})
+    assert response.status_code == 200
