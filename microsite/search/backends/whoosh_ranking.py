@@ -47,10 +47,16 @@ class RankedCollector(Collector):
     def collect(self, sub_docnum: int) -> None:
         self.total += 1
         heap = self._heap
-        date = self._dates[sub_docnum]
-        key = (date,) if self.by_date else (self.matcher.score(), date)
+        full = len(heap) >= self.limit
+        if self.by_date:
+            key = (self._dates[sub_docnum],)
+        else:
+            score = self.matcher.score()
+            if full and score < heap[0][0][0]:
+                return  # most matches end here, without reading their date
+            key = (score, self._dates[sub_docnum])
         item = (key, self.offset + sub_docnum)
-        if len(heap) < self.limit:
+        if not full:
             heappush(heap, item)
             return
         low = heap[0][0]
