@@ -3,9 +3,10 @@
 Whoosh's own TopCollector is not exact: even with block-quality skipping off it keeps
 replacing the matcher tree with a "cheaper" one once its heap is full (a union becomes an
 intersection when one side alone cannot reach the lowest score kept), and the replaced tree
-skips matches. Its count then misses them (1,001 shown for 47,355 at 100,000 articles), and
-the tree's quality bounds are not always safe (a boosted leaf is pruned on its unboosted
-bound), which can drop true top hits. This collector never replaces and never skips: it
+skips matches. Its count then misses them (1,001 shown for 47,355 at 100,000 articles) or,
+where a replacement yields a document again, counts one twice; and the tree's quality bounds
+are not always safe (WrappingMatcher.replace passes a boosted leaf the unboosted threshold),
+which can drop true top hits. This collector never replaces and never skips: it
 scores every match, counts it, and keeps the best by (score, date, id), so the order is the
 same on every run.
 """
