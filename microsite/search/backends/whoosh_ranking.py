@@ -6,10 +6,9 @@ intersection when one side alone cannot reach the lowest score kept), and the re
 skips matches. Its count then misses them (1,001 shown for 47,355 at 100,000 articles) or,
 where a replacement yields a document again, counts one twice; and the tree's quality bounds
 are not always safe (WrappingMatcher.replace hands a boosted child the threshold undivided by
-the boost, so a title term whose boosted score could reach the page is dropped),
-which can drop true top hits. This collector never replaces and never skips: it
-scores every match, counts it, and keeps the best by (score, date, id), so the order is the
-same on every run.
+the boost, so a title term whose boosted score could reach the page is dropped, and with it
+true top hits). This collector never replaces and never skips: it scores every match, counts
+it, and keeps the best by (score, date, id), so the order is the same on every run.
 """
 
 from __future__ import annotations
