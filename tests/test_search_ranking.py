@@ -156,3 +156,9 @@ def test_equal_scores_are_ordered_newest_first_then_by_id(client, app):
         shown = hit_ids(results(client, "菠萝啤酒节", sort=sort))
         shown += hit_ids(results(client, "菠萝啤酒节", sort=sort, page=2))
         assert shown == expected, sort
+
+
+def test_an_empty_index_answers_with_no_results(client, app):
+    search.rebuild()  # no articles: an index without a single segment or date column
+    page = results(client, "菠萝")
+    assert hit_ids(page) == [] and page.select_one(".search-empty")

@@ -20,6 +20,11 @@ from whoosh.collectors import Collector
 DATE_FIELD = "published_at"
 
 
+class _NoDates:
+    def __getitem__(self, docnum: int) -> int:
+        return 0
+
+
 class RankedCollector(Collector):
     """The `limit` best matches by (score, date) — or by date alone — plus every match tied
     with the last of them, so ties can be broken by id afterwards; and the exact count."""
@@ -38,7 +43,10 @@ class RankedCollector(Collector):
 
     def set_subsearcher(self, subsearcher, offset) -> None:
         super().set_subsearcher(subsearcher, offset)
-        self._dates = subsearcher.reader().column_reader(DATE_FIELD, translate=False)
+        reader = subsearcher.reader()
+        # A segment where no document has a date (or an empty index) has no column at all.
+        has_dates = reader.has_column(DATE_FIELD)
+        self._dates = reader.column_reader(DATE_FIELD, translate=False) if has_dates else _NoDates()
 
     def matches(self):
         if self.by_date:
