@@ -49,6 +49,8 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         "SEARCH_INDEX_DIR": os.environ.get(
             "MICROSITE_SEARCH_INDEX_DIR", str(PROJECT_ROOT / "search_index")
         ),
+        # "whoosh" or "postgres"; empty: postgres on a PostgreSQL database, whoosh otherwise.
+        "SEARCH_BACKEND": os.environ.get("MICROSITE_SEARCH_BACKEND", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         # Outbox entries older than this are pruned even if a host has not applied them (it
         # then resynchronises its index from the articles).

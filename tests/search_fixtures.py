@@ -50,3 +50,10 @@ def reader(shared_app):
 @pytest.fixture
 def seed_id(shared_app) -> int:
     return shared_app[1]
+
+
+@pytest.fixture
+def on_whoosh(monkeypatch):
+    """Apps made in this test search with Whoosh whatever the database: for tests of the
+    per-host index and its change log (PostgreSQL search, the default there, has neither)."""
+    monkeypatch.setenv("MICROSITE_SEARCH_BACKEND", "whoosh")

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import time
 
+import pytest
 from bs4 import BeautifulSoup
 
 from microsite import create_app, search
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article
+from microsite.search import backends
 from microsite.text import local_now
+
+from .conftest import POSTGRES
+
+# The backend the test apps get: PostgreSQL search under scripts/with-postgres, unless
+# MICROSITE_SEARCH_BACKEND=whoosh runs Whoosh on PostgreSQL.
+BACKEND = backends.chosen(
+    {
+        "SEARCH_BACKEND": os.environ.get("MICROSITE_SEARCH_BACKEND", ""),
+        "SQLALCHEMY_DATABASE_URI": POSTGRES or "sqlite://",
+    }
+)
+# Tests of the Whoosh index directory itself (missing, unreadable, generations, the related
+# list's disk cache): PostgreSQL search keeps its index in the article rows.
+whoosh_only = pytest.mark.skipif(BACKEND != "whoosh", reason="tests the Whoosh index directory")
 
 
 def results(client, q: str, **params) -> BeautifulSoup:

@@ -33,6 +33,8 @@ from microsite.models import Article
 from tests.conftest import POSTGRES, SEED_TEXT, make_app
 from tests.test_admin_helpers import make_user, post_form, sign_in
 
+pytest_plugins = ["tests.search_fixtures"]
+
 sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="SQLite locking and files")
 
 # A wsgi module that makes each index commit linger while a flag file exists, and says which
@@ -179,6 +181,7 @@ def _publish(client, title: str, body: str = "正文。"):
     )  # fmt: skip
 
 
+@pytest.mark.usefixtures("on_whoosh")  # the index directory of the Whoosh backend
 @pytest.mark.parametrize("damage", ["deleted", "corrupted"])
 def test_a_lost_index_leaves_articles_served_and_reindex_restores_it(fault_app, damage):
     client = fault_app.test_client()
@@ -287,6 +290,7 @@ def test_requests_wait_for_a_briefly_locked_database(fault_app):
         assert db.session.scalar(db.select(Article).filter_by(title="锁等待 locktoken"))
 
 
+@pytest.mark.usefixtures("on_whoosh")  # the index directory of the Whoosh backend
 @pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS])
 def test_a_full_or_read_only_index_disk_keeps_the_article_and_tells_the_admin(
     fault_app, monkeypatch, error

@@ -1,7 +1,7 @@
-"""Several web hosts on one database (issue 9's "done when"): each host keeps its own search
-index and its worker follows the change log, so what one host publishes or clears shows on
-every other; a host killed and restarted catches up; hosts share the sign-in throttle
-(database or Redis).
+"""Several web hosts on one database (issue 9's "done when") with the Whoosh backend: each
+host keeps its own search index and its worker follows the change log, so what one host
+publishes or clears shows on every other; a host killed and restarted catches up; hosts share
+the sign-in throttle (database or Redis).
 
 Runs on the SQLite file under `make test` and on PostgreSQL under `make test-postgres`.
 """
@@ -65,6 +65,9 @@ def host_config(tmp_path: Path, name: str, database: str, **overrides) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "WTF_CSRF_ENABLED": False,
         "INDEX_FOLLOW_SECONDS": FOLLOW_SECONDS,
+        # The per-host index and its change log: PostgreSQL's own search (the default there)
+        # needs neither; tests/test_search_postgres.py covers it.
+        "SEARCH_BACKEND": "whoosh",
         **overrides,
     }
 
@@ -162,7 +165,7 @@ def hosts(tmp_path):
     Jobs run as they are enqueued (TESTING), so A's own index follows A's commits at once;
     B's index follows only when B's worker loop runs (see b_worker)."""
     (tmp_path / "a").mkdir()
-    a = make_app(tmp_path / "a")
+    a = make_app(tmp_path / "a", SEARCH_BACKEND="whoosh")
     a.config.update(WTF_CSRF_ENABLED=False, INDEX_FOLLOW_SECONDS=FOLLOW_SECONDS)
     database = a.config["SQLALCHEMY_DATABASE_URI"]
     b = create_app({"TESTING": True, **host_config(tmp_path, "b", database)})
@@ -300,7 +303,7 @@ def redis_uri(tmp_path):
 
 
 def two_hosts(tmp_path, storage: str) -> tuple[Host, Host]:
-    app = make_app(tmp_path)
+    app = make_app(tmp_path, SEARCH_BACKEND="whoosh")
     with app.app_context():
         user = User(username="editor", display_name="编辑部", role="admin")
         user.set_password(ADMIN_PASSWORD)

@@ -24,6 +24,11 @@ from tests.conftest import POSTGRES, soup
 from tests.search_helpers import hit_ids, results
 from tests.test_admin_helpers import sign_in
 
+pytest_plugins = ["tests.search_fixtures"]
+# These count change-log rows, which only the Whoosh backend writes; scheduled publishing with
+# PostgreSQL search is in test_search_postgres.py.
+pytestmark = pytest.mark.usefixtures("on_whoosh")
+
 TITLE = "蓝鲸物流定时发表的用工新规"
 BODY = "<p>蓝鲸物流公布灵活用工新规，定时发表测试正文。</p>"
 CATEGORY = "定时栏目"

@@ -14,7 +14,7 @@ from microsite.listings import ranked_related_ids
 from microsite.models import CLEARED, DRAFT, MaskedWord
 from microsite.text import local_now
 
-from .search_helpers import add_article, hit_ids, marks, results
+from .search_helpers import add_article, hit_ids, marks, results, whoosh_only
 
 pytest_plugins = ["tests.search_fixtures"]
 
@@ -202,6 +202,7 @@ def test_search_form_works_without_javascript(reader, seed_id):
     assert page.select_one(form["hx-indicator"])
 
 
+@whoosh_only
 def test_without_an_index_search_says_so_and_the_site_still_serves(client, seeded):
     response = client.get("/search?q=网格员")
     assert response.status_code == 503
@@ -214,6 +215,7 @@ def test_without_an_index_search_says_so_and_the_site_still_serves(client, seede
     assert ranked_related_ids(seeded, 10) == []
 
 
+@whoosh_only
 def test_an_unreadable_index_is_unavailable_not_an_error(app, client, seeded, tmp_path):
     home = tmp_path / "index"
     (home / "gen-broken").mkdir(parents=True)
@@ -227,6 +229,7 @@ def test_an_unreadable_index_is_unavailable_not_an_error(app, client, seeded, tm
     assert hit_ids(results(client, "坏索引时保存"))
 
 
+@whoosh_only
 def test_related_ranking_is_more_like_this_kept_per_version_and_rebuild(indexed, monkeypatch):
     from microsite.search import related_store
     from microsite.search import results as search_results
@@ -256,6 +259,7 @@ def test_related_ranking_is_more_like_this_kept_per_version_and_rebuild(indexed,
     assert len(calls) == 4
 
 
+@whoosh_only
 def test_reindex_command_swaps_in_a_new_generation(runner, indexed, tmp_path):
     before = (tmp_path / "index" / "current").resolve()
     result = runner.invoke(args=["reindex"])

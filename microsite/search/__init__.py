@@ -1,11 +1,14 @@
-"""Chinese full-text search with Whoosh: the public API the rest of the site calls.
+"""Chinese full-text search: the public API the rest of the site calls.
+
+The engine is a backend (backends/: Whoosh, or PostgreSQL full-text search), chosen by
+MICROSITE_SEARCH_BACKEND; views, listings and the admin only call what is listed here.
 
 init_app(app)                        bind to the app (the factory calls it)
 find(q, page=1, sort="relevance")    a page of results -> results.SearchPage
 more_like(article, limit)            ids of similar published articles (for related lists)
 rebuild(progress=None, procs=1)      rebuild from the database and swap in; -> documents
 status()                             the index's state, for /healthz
-follow()                             apply the change log entries this index has not seen
+follow()                             Whoosh: apply the change log entries this index has not seen
 apply_pending(app=None)              follow(), for the worker (microsite.jobs): the one writer
 SearchUnavailable                    raised by find() when there is no readable index
 clean(q)                             the reader's input as it will be searched (trimmed, cut)
@@ -30,7 +33,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..extensions import db
 from ..models import PRUNED_MARK, Article, IndexChange, IndexHost
 from ..text import local_now
-from . import index, sync
+from . import backends, index, sync
 from .index import RebuildInProgress, SearchUnavailable
 from .query import clean
 from .results import LIVE, SORTS, Hit, SearchPage, find, more_like
@@ -275,6 +278,7 @@ def init_app(app: Flask) -> None:
         retention_hours=float(app.config.get("INDEX_LOG_RETENTION_HOURS", 24)),
     )
     app.extensions[EXTENSION] = search
+    app.extensions[backends.EXTENSION] = backends.create(backends.chosen(app.config))
     sync.listen()
 
 
@@ -287,6 +291,8 @@ def apply_pending(app: Flask | None = None) -> int:
     """Apply the change-log entries this host's index has not applied yet; returns how many.
     The worker's call (microsite.jobs): web workers only write the log. Never raises."""
     app = app or current_app._get_current_object()
+    if app.extensions[backends.EXTENSION].name != "whoosh":
+        return 0  # PostgreSQL search is written with each commit: there is no log to apply
     with app.app_context():
         return app.extensions[EXTENSION].follow()
 
@@ -297,7 +303,7 @@ def state() -> SearchState:
 
 def status() -> dict:
     """The index's state ("ok", "missing", "unreadable"), generation and document count."""
-    return index.status(state().home)
+    return backends.current().status()
 
 
 def _live_articles(session: Session):
@@ -329,7 +335,15 @@ def _auto_procs(total: int) -> int:
 
 
 def rebuild(progress: Callable[[int, int], None] | None = None, procs: int | None = 1) -> int:
-    """Rebuild the index from the database into a fresh directory and swap it in.
+    """Index every published article again, with the configured backend; returns how many.
+    progress(done, total) is called as documents are added."""
+    return backends.current().rebuild(progress, procs)
+
+
+def whoosh_rebuild(
+    progress: Callable[[int, int], None] | None = None, procs: int | None = 1
+) -> int:
+    """Rebuild the Whoosh index from the database into a fresh directory and swap it in.
 
     progress(done, total) is called as documents are added. Runs in its own database
     session, so it can run in a background thread. Returns the number of documents.

@@ -17,6 +17,7 @@ from ..models import PUBLISHED, Article
 from ..site import masked_words
 from ..text import mask, plain_text
 from . import related_store
+from .backends import current as backend
 from .index import SearchUnavailable, live_dir
 from .query import ReaderQuery, parse
 from .snippets import highlight_all, snippet
@@ -68,19 +69,6 @@ def _state():
     return state()
 
 
-def _run(searcher, result: SearchPage) -> None:
-    page, size = result.page, result.size
-    # optimize=False: Whoosh then scores every match instead of skipping blocks that cannot
-    # reach the top ten, and so counts them in the same pass. The page shows the total, and a
-    # second pass to count cost more than the skipping saved (p50 -30% on 10,000 articles).
-    options = {"limit": page * size, "optimize": False}
-    if result.sort == "date":
-        options.update(sortedby="published_at", reverse=True)
-    results = searcher.search(result.query.whoosh(), **options)
-    result.ids = [int(hit["id"]) for hit in results[(page - 1) * size : page * size]]
-    result.total = len(results)
-
-
 def _wanted(query: ReaderQuery) -> Wanted:
     """Each clause's words: a run of text is marked when it holds all the words of one clause,
     so a clause the hit did not match (the other side of an OR) marks nothing. (Asking Whoosh
@@ -115,13 +103,17 @@ def _hits(result: SearchPage) -> list[Hit]:
 
 
 def find(raw: str | None, page: int = 1, sort: str = "relevance", size: int = PAGE_SIZE):
-    """A page of results for the reader's input. Raises SearchUnavailable without an index."""
+    """A page of results for the reader's input, from the configured backend. Raises
+    SearchUnavailable without an index."""
     query = parse(raw)
     sort = sort if sort in SORTS else SORTS[0]
     result = SearchPage(query, sort, page, size)
     if query.empty:
         return result
-    _state().searcher.run(lambda searcher: _run(searcher, result))
+    # Every match is scored and counted (no pruning): the count shown is exact and the page
+    # holds exactly the best matches, ties broken by date then id.
+    ids, result.total = backend().search(query, page * size, by_date=sort == "date")
+    result.ids = ids[(page - 1) * size : page * size]
     result.hits = _hits(result)
     return result
 
@@ -156,20 +148,24 @@ def _similar(searcher, article, limit: int) -> list[int]:
 def more_like(article, limit: int) -> list[int]:
     """Ids of the published articles most like this one, best first, never itself.
 
-    Kept per article version and index generation (see related_store). An unavailable index
-    gives [] (the related list then falls back to the latest headlines), never an error on
-    the article page.
+    An unavailable index gives [] (the related list then falls back to the latest
+    headlines), never an error on the article page.
     """
     try:
-        state = _state()
-        return state.searcher.cached(
-            ("like", article.id, limit), lambda s: _stored_similar(state.home, s, article, limit)
-        )
+        return backend().similar(article, limit)
     except SearchUnavailable:
         return []
     except Exception:
         current_app.logger.exception("more-like-this failed for article %s", article.id)
         return []
+
+
+def whoosh_similar(article, limit: int) -> list[int]:
+    """more_like on Whoosh: kept per article version and index generation (related_store)."""
+    state = _state()
+    return state.searcher.cached(
+        ("like", article.id, limit), lambda s: _stored_similar(state.home, s, article, limit)
+    )
 
 
 def _stored_similar(home, searcher, article, limit: int) -> list[int]:

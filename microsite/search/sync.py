@@ -8,6 +8,9 @@ the log to its index: a web worker never writes the index itself. A rollback for
 and the rows alike, so a failed commit never reaches any index. A failure to write the index
 is logged in the worker: the entry stays in the log and is applied on the next try.
 
+With the PostgreSQL search backend there is no log: before_commit writes the articles' search
+vectors into their own rows instead (backends/postgres.py), in the same transaction.
+
 On PostgreSQL, ids come from a sequence in insert order, not commit order: a transaction-level
 advisory lock, taken just before the rows are written and held until commit, makes commits
 of outbox rows follow their ids, so a host that has applied id N never misses a smaller one.
@@ -17,13 +20,14 @@ of outbox rows follow their ids, so a host that has applied id N never misses a 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import PUBLISHED, Article, Category, IndexChange, Tag, article_tags
+from ..models import PUBLISHED, Article, Category, IndexChange, Setting, Tag, article_tags
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,14 @@ def _before_commit(session: Session) -> None:
         new = article_ids(session, pending) - pending.logged
     if not new:
         return
+    if _backend() == "postgres":
+        from .backends import postgres
+
+        # The words go into the article rows themselves, in this transaction: no log.
+        postgres.write(session, new)
+        _mark_site_change(session)
+        pending.logged |= new
+        return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OUTBOX_LOCK_KEY})
@@ -113,14 +125,36 @@ def _before_commit(session: Session) -> None:
     session.flush()
 
 
+def _mark_site_change(session: Session) -> None:
+    """A new site revision, for changes made by Core statements (scheduled publishing): with
+    the Whoosh backend the newest change-log row tells the page cache, here nothing else does."""
+    from ..page_cache import SITE_REVISION
+
+    marker = session.get(Setting, SITE_REVISION) or Setting(key=SITE_REVISION)
+    marker.data = uuid.uuid4().hex
+    session.add(marker)
+    session.flush()
+
+
 def _after_commit(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return  # a savepoint was released: the outer transaction may still roll back
     pending = session.info.pop(PENDING, None)
-    if pending and pending.logged and has_app_context():
+    # Whoosh: the worker applies the log to this host's index (microsite.jobs). PostgreSQL
+    # search wrote its words with the commit itself and has nothing to apply.
+    if pending and pending.logged and _backend() == "whoosh":
         on_logged = current_app.extensions.get(ON_LOGGED)
         if on_logged is not None:
             on_logged()
+
+
+def _backend() -> str | None:
+    if not has_app_context():
+        return None
+    from .backends import EXTENSION
+
+    backend = current_app.extensions.get(EXTENSION)
+    return backend.name if backend is not None else None
 
 
 def _after_soft_rollback(session: Session, previous) -> None:

@@ -1,0 +1,151 @@
+"""PostgreSQL search: one index in the database for every host, written with the article.
+
+Runs under scripts/with-postgres (skipped on SQLite). The shared search tests (test_search*.py)
+run against this backend there as well; these are what only this backend promises.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from microsite import create_app, search
+from microsite.extensions import db
+from microsite.models import CLEARED, DRAFT, Article
+from microsite.search.backends.postgres import tsquery_text, vector_text
+from microsite.search.query import parse
+
+from .conftest import make_app
+from .search_helpers import BACKEND, add_article, hit_ids, results
+
+pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL search backend")
+pytest_plugins = ["tests.search_fixtures"]
+
+
+def in_app(app, work):
+    with app.app_context():
+        try:
+            return work()
+        finally:
+            db.session.remove()
+
+
+@pytest.fixture
+def two_hosts(tmp_path):
+    """Hosts A and B: two apps on one database, neither with an index directory (nothing of
+    their own to build or follow). No app context stays pushed: each step opens its own."""
+    a = make_app(tmp_path / "a")
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "INSTANCE_PATH": str(tmp_path / "b" / "instance"),
+        "SQLALCHEMY_DATABASE_URI": a.config["SQLALCHEMY_DATABASE_URI"],
+        "SEARCH_INDEX_DIR": str(tmp_path / "b" / "no-index"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    b = create_app(config)
+    yield a, b
+    in_app(b, lambda: db.engine.dispose())
+
+
+def _search_ids(app, q: str) -> list[int]:
+    with app.test_client() as client:
+        return hit_ids(results(client, q))
+
+
+def test_published_on_one_host_is_found_on_the_other_at_once_and_cleared_everywhere(
+    two_hosts,
+):
+    a, b = two_hosts
+    ident = in_app(a, lambda: add_article("两台主机的蓝鲸新闻", "<p>蓝鲸出现在近海</p>").id)
+    assert _search_ids(b, "蓝鲸") == [ident]
+
+    def clear():
+        article = db.session.get(Article, ident)
+        article.status, article.cleared_at = CLEARED, datetime(2024, 1, 1)
+        db.session.commit()
+
+    in_app(b, clear)
+    assert _search_ids(a, "蓝鲸") == [] and _search_ids(b, "蓝鲸") == []
+    for host in (a, b):
+        assert not Path(host.config["SEARCH_INDEX_DIR"]).exists()
+
+
+def test_words_are_written_in_the_same_transaction_as_the_article(app):
+    article = add_article("樱花季的标题", "<p>樱花盛开</p>")
+    vector = db.session.scalar(
+        text("SELECT search_vector::text FROM articles WHERE id = :id"), {"id": article.id}
+    )
+    assert "'樱花'" in vector and "'盛开'" in vector
+    article.title = "改过的标题"
+    db.session.flush()
+    db.session.rollback()  # a rolled-back change never reaches the index
+    assert hit_ids_for("樱花季") == [article.id]
+    draft = add_article("草稿的梧桐", "<p>梧桐</p>", status=DRAFT)
+    stored = db.session.scalar(
+        text("SELECT search_vector FROM articles WHERE id = :id"), {"id": draft.id}
+    )
+    assert stored is None and hit_ids_for("梧桐") == []
+
+
+def hit_ids_for(q: str) -> list[int]:
+    return [hit.article.id for hit in search.find(q).hits]
+
+
+def test_phrases_are_and_of_adjacent_pairs():
+    query = parse('"核酸检测 结果"')
+    pairs = tsquery_text(query)
+    assert "&" in pairs and "'核酸 检测'" in pairs
+    vector = vector_text({"title": "核酸检测结果", "body": "", "tags": "", "category": ""})
+    assert "'核酸 检测'" in vector and ":1A" in vector
+
+
+def test_phrase_matches_only_words_side_by_side(app, client):
+    near = add_article("社区新闻", "<p>网格员走访社区，栗艳萍介绍情况。</p>")
+    add_article("另一篇", "<p>栗艳萍说，网格员很辛苦。</p>")
+    assert hit_ids(results(client, '"网格员走访"')) == [near.id]
+
+
+def test_more_like_this_finds_neighbours_never_itself_or_drafts(app):
+    first = add_article("社区防控网格员走访", "<p>社区网格员排查疫情防控，网格员走访</p>")
+    near = add_article("网格员排查", "<p>社区网格员排查疫情</p>")
+    draft = add_article("社区网格员草稿", "<p>社区网格员</p>", status=DRAFT)
+    add_article("天气预报", "<p>明天晴天</p>")
+    assert search.more_like(first, 10) == [near.id]
+    assert draft.id not in search.more_like(near, 10)
+
+
+def test_reindex_rewrites_every_vector_with_progress(app, runner, seeded):
+    db.session.execute(text("UPDATE articles SET search_vector = NULL"))
+    db.session.commit()
+    assert search.status()["documents"] == 0
+    result = runner.invoke(args=["reindex"])
+    assert result.exit_code == 0, result.output
+    assert "搜索索引已重建：96 篇文章" in result.output
+    assert search.status() == {"status": "ok", "generation": "postgres", "documents": 96}
+    assert hit_ids_for("网格员") == [seeded.id]
+
+
+def test_scheduled_publishing_is_searchable_at_once(app):
+    from microsite import scheduling
+    from microsite.models import SCHEDULED
+
+    due = datetime(2030, 1, 1, 8, 0)
+    article = add_article("定时发表的红杉新闻", "<p>红杉林</p>", status=SCHEDULED)
+    article.published_at, article.scheduled_for = None, due
+    db.session.commit()
+    assert hit_ids_for("红杉") == []
+    # publish_due changes the row with a Core UPDATE: the words still arrive in its commit.
+    assert scheduling.publish_due(now=due) == [article.id]
+    db.session.expire_all()
+    assert hit_ids_for("红杉") == [article.id]
+
+
+@pytest.mark.parametrize("q", ["O'Neil", "a\\b", "it's 'quoted'", "&|!():*<->", '"x\'y z"'])
+def test_quotes_and_operators_in_input_are_plain_text(app, client, q):
+    add_article("O'Neil 的来信", "<p>a\\b 与 x'y z</p>")
+    response = client.get("/search", query_string={"q": q})
+    assert response.status_code == 200
