@@ -9,15 +9,16 @@ the action unless it has been changed since (its version moved on); an action is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
+from . import lifecycle
 from .extensions import db
-from .models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, BulkAction, User
+from .models import Article, BulkAction, User
 from .text import local_now
 
 # The fields an action changes and an undo puts back.
@@ -43,64 +44,6 @@ class Conflict(Exception):
 
 class AlreadyUndone(Exception):
     """The action was undone before."""
-
-
-def _publish(article: Article, now: datetime) -> str | None:
-    if article.status == PUBLISHED:
-        return "已经发表"
-    if article.status == CLEARED:
-        return "已清空的文章请用“恢复”"
-    if not article.title:
-        return "没有标题"
-    if article.status == SCHEDULED:
-        # Published now instead of at its scheduled time.
-        article.published_at = now
-        article.scheduled_for = None
-    elif article.published_at is None:
-        article.published_at = now
-    article.status = PUBLISHED
-    return None
-
-
-def _unpublish(article: Article, now: datetime) -> str | None:
-    if article.status == DRAFT:
-        return "本来就是草稿"
-    if article.status == SCHEDULED:
-        return "定时发表的文章尚未发表"
-    if article.status == CLEARED:
-        return "已清空的文章不能撤回"
-    article.status = DRAFT
-    return None
-
-
-def _clear(article: Article, now: datetime) -> str | None:
-    if article.status == DRAFT:
-        return "草稿不能清空"
-    if article.status == SCHEDULED:
-        return "定时发表的文章不能清空"
-    if article.status == CLEARED:
-        return "已经清空"
-    article.status = CLEARED
-    article.cleared_at = now
-    return None
-
-
-def _restore(article: Article, now: datetime) -> str | None:
-    if article.status != CLEARED:
-        return "没有被清空"
-    if not article.title:
-        return "导入时就只有清空标记，没有可恢复的内容"
-    article.status = PUBLISHED
-    article.cleared_at = None
-    return None
-
-
-RULES: dict[str, Callable[[Article, datetime], str | None]] = {
-    "publish": _publish,
-    "unpublish": _unpublish,
-    "clear": _clear,
-    "restore": _restore,
-}
 
 
 def _dump(value):
@@ -163,7 +106,7 @@ def parse_ids(raw: Iterable[str]) -> list[int]:
 
 def apply(action: str, ids: list[int], user: User | None) -> Outcome:
     """Apply `action` to the articles `ids` in one transaction and record it for undoing."""
-    if action not in RULES:
+    if action not in lifecycle.RULES:
         raise BulkError("未知的批量操作。")
     if not ids:
         raise BulkError("没有选择文章。")
@@ -173,7 +116,7 @@ def apply(action: str, ids: list[int], user: User | None) -> Outcome:
         raise BulkError("所选文章中有不存在的文章。")
     outcome = Outcome(ACTIONS[action][0])
     now = local_now()
-    rule = RULES[action]
+    rule = lifecycle.RULES[action]
     befores = {}
     with db.session.no_autoflush:
         for article_id in ids:

@@ -9,7 +9,18 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -118,9 +129,16 @@ class Article(db.Model):
     def is_cleared(self) -> bool:
         return self.status == CLEARED
 
-    @property
+    @hybrid_property
     def is_live(self) -> bool:
+        """The one definition of a live article, the kind readers, feeds, sitemaps and search
+        see: published, with a publish time (a scheduled one has none until it goes live)."""
         return self.status == PUBLISHED and self.published_at is not None
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.status == PUBLISHED, cls.published_at.is_not(None))
 
     @property
     def has_body(self) -> bool:

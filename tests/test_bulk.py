@@ -304,10 +304,10 @@ def test_csrf_is_required(tmp_path):
 def test_a_conflicting_save_changes_nothing(desk, monkeypatch):
     """If one article was saved by someone else meanwhile, its versioned UPDATE matches no
     row: the whole action is rolled back, the others included, and nothing is recorded."""
-    from microsite import bulk as bulk_module
+    from microsite import lifecycle
 
     client, published = desk["client"], desk["published"]
-    clear = bulk_module.RULES["clear"]
+    clear = lifecycle.RULES["clear"]
     table = Article.__table__
 
     def clear_while_someone_saves(article, now):
@@ -316,7 +316,7 @@ def test_a_conflicting_save_changes_nothing(desk, monkeypatch):
             db.session.execute(bump.values(version=table.c.version + 1))
         return clear(article, now)
 
-    monkeypatch.setitem(bulk_module.RULES, "clear", clear_while_someone_saves)
+    monkeypatch.setitem(lifecycle.RULES, "clear", clear_while_someone_saves)
     response = bulk(client, "clear", ids_of(*published))
     assert response.status_code == 409
     assert "没有做任何更改" in soup(response).select_one(".error-page__message").get_text()

@@ -13,7 +13,7 @@ from whoosh.classify import Bo1Model
 from whoosh.query import Or, Term
 
 from ..extensions import db
-from ..models import PUBLISHED, Article
+from ..models import Article
 from ..site import masked_words
 from ..text import mask, plain_text
 from . import related_store
@@ -25,7 +25,7 @@ from .snippets import highlight_all, snippet
 log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date")
-LIVE = (Article.status == PUBLISHED, Article.published_at.is_not(None))
+LIVE = (Article.is_live,)
 PAGE_SIZE = 10
 # Key terms taken from an article to find its neighbours: enough to characterise it,
 # few enough that the query stays cheap on every uncached article view.

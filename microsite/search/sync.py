@@ -27,7 +27,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import PUBLISHED, Article, Category, IndexChange, Setting, Tag, article_tags
+from ..models import Article, Category, IndexChange, Setting, Tag, article_tags
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +188,7 @@ def resolve(session: Session, pending: Pending) -> tuple[list[Article], set[int]
         query = (
             select(Article)
             .options(selectinload(Article.tags))
-            .where(Article.id.in_(ordered[start : start + CHUNK]), Article.status == PUBLISHED)
-            .where(Article.published_at.is_not(None))
+            .where(Article.id.in_(ordered[start : start + CHUNK]), Article.is_live)
         )
         live.extend(session.scalars(query))
     return live, ids - {article.id for article in live}

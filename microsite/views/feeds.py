@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from .. import listings
 from ..controls import xml_safe
 from ..extensions import db
-from ..models import PUBLISHED, Article, Category, Page, Tag
+from ..models import Article, Category, Page, Tag
 from ..origin import absolute_url
 from ..text import local_now
 
@@ -40,7 +40,7 @@ def sitemap_index():
     # Only chunks that hold a published article: an empty one would be a 404 in the index.
     chunks = db.session.execute(
         select(chunk, func.max(Article.updated_at))
-        .where(Article.status == PUBLISHED, Article.published_at.is_not(None))
+        .where(Article.is_live)
         .group_by(chunk)
         .order_by(chunk)
     ).all()
@@ -70,7 +70,7 @@ def sitemap_articles(chunk: int):
     low, high = (chunk - 1) * SITEMAP_CHUNK, chunk * SITEMAP_CHUNK
     rows = db.session.execute(
         select(Article.id, Article.updated_at)
-        .where(Article.status == PUBLISHED, Article.published_at.is_not(None))
+        .where(Article.is_live)
         .where(Article.id > low, Article.id <= high)
         .order_by(Article.id)
     ).all()

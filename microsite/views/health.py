@@ -16,18 +16,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import queue, search
 from ..extensions import db
-from ..models import PUBLISHED, Article
+from ..models import Article
 
 bp = Blueprint("health", __name__)
 
 
 def _database() -> dict:
     try:
-        live = db.session.scalar(
-            select(func.count(Article.id)).where(
-                Article.status == PUBLISHED, Article.published_at.is_not(None)
-            )
-        )
+        live = db.session.scalar(select(func.count(Article.id)).where(Article.is_live))
         return {"status": "ok", "published": live}
     except SQLAlchemyError:
         current_app.logger.exception("health check: database unavailable")

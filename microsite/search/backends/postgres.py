@@ -19,11 +19,12 @@ from collections import Counter
 from collections.abc import Iterable
 
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from ...extensions import db
-from ...models import PUBLISHED, Article
+from ...models import Article
 from ...text import plain_text
 from ..analyzer import words
 from ..index import document
@@ -41,10 +42,13 @@ MAX_POSITIONS = 256
 MAX_POSITION = 16383
 BATCH = 500
 LIKE_TERMS = 12
-LIVE = (Article.status == PUBLISHED, Article.published_at.is_not(None))
+LIVE = (Article.is_live,)
 
 _MATCH = "search_vector @@ CAST(:q AS tsquery)"
-_LIVE_SQL = "status = :published AND published_at IS NOT NULL"
+# Article.is_live, written out for the text statements below (one definition, in models.py).
+_LIVE_SQL = str(
+    Article.is_live.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+)
 _NEWEST = "published_at DESC, id DESC"
 _RANK = f"ts_rank('{WEIGHTS}', search_vector, CAST(:q AS tsquery), {NORMALIZATION})"
 
@@ -134,7 +138,7 @@ class PostgresBackend:
     name = "postgres"
 
     def search(self, query: ReaderQuery, limit: int, by_date: bool) -> tuple[list[int], int]:
-        params = {"q": tsquery_text(query), "published": PUBLISHED, "limit": limit}
+        params = {"q": tsquery_text(query), "limit": limit}
         where = f"{_LIVE_SQL} AND {_MATCH}"
         order = (
             "published_at DESC, id DESC" if by_date else f"{_RANK} DESC, published_at DESC, id DESC"
@@ -155,7 +159,6 @@ class PostgresBackend:
             return []
         params = {
             "q": " | ".join(_lexeme(word) for word in top),
-            "published": PUBLISHED,
             "own": article.id,
             "limit": limit,
         }
@@ -175,8 +178,7 @@ class PostgresBackend:
                 text(
                     "UPDATE articles SET search_vector = NULL "
                     f"WHERE search_vector IS NOT NULL AND NOT ({_LIVE_SQL})"
-                ),
-                {"published": PUBLISHED},
+                )
             )
             session.commit()
             done = 0

@@ -12,12 +12,11 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 
-from ... import admin_jobs, desk, listings, revisions, search
+from ... import admin_jobs, desk, lifecycle, listings, revisions, search
 from ...auth import ADMIN, editor_allowed
 from ...extensions import db
 from ...forms import ArticleForm, split_keywords
 from ...models import (
-    CLEARED,
     DRAFT,
     PUBLISHED,
     SCHEDULED,
@@ -301,6 +300,14 @@ def _restored_new(form: ArticleForm):
     return _editor(form, None, restored=autosave, autosave=None)
 
 
+def _apply_rule(rule, article: Article, refused: str) -> None:
+    """Apply a lifecycle rule and commit, or answer 409 with the rule's reason."""
+    reason = rule(article, local_now())
+    if reason:
+        abort(409, f"{refused}：{reason}。")
+    _commit_or_conflict()
+
+
 def _commit_or_conflict() -> None:
     """Commit a status change, or answer 409 if someone saved the article a moment earlier."""
     try:
@@ -327,11 +334,7 @@ def _row_or_back(article: Article, message: str):
 def clear_article(article_id: int):
     """Clear a published article: the row stays, its URL answers 410, lists show a placeholder."""
     article = _get(article_id)
-    if article.status != PUBLISHED:
-        abort(409, "只有已发表的文章可以清空。")
-    article.status = CLEARED
-    article.cleared_at = local_now()
-    _commit_or_conflict()
+    _apply_rule(lifecycle.clear, article, "不能清空这篇文章")
     return _row_or_back(article, f"《{article.title}》已清空。")
 
 
@@ -340,11 +343,5 @@ def clear_article(article_id: int):
 def restore_article(article_id: int):
     """Undo a clear: the article is published again under its old URL and date."""
     article = _get(article_id)
-    if not article.is_cleared:
-        abort(409, "这篇文章没有被清空。")
-    if not article.title:
-        abort(409, "这条记录导入时就只有清空标记，没有可恢复的标题和内容。")
-    article.status = PUBLISHED
-    article.cleared_at = None
-    _commit_or_conflict()
+    _apply_rule(lifecycle.restore, article, "不能恢复这篇文章")
     return _row_or_back(article, f"《{article.title}》已恢复。")
