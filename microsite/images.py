@@ -186,9 +186,9 @@ def write_file(name: str, data: bytes) -> Path:
     return _write(upload_dir(), name, data)
 
 
-def store(data: bytes, alt: str, user_id: int | None) -> ImageRecord:
-    """Re-encode, write the file, then record it; a failed commit takes the file away again."""
-    encoded = encode(data)
+def stage(encoded: Encoded, alt: str, user_id: int | None) -> tuple[ImageRecord, Path]:
+    """Write the encoded picture under a new random name and add its record to the session
+    (the caller commits, and removes the file again if that fails)."""
     name = random_name(encoded.extension)
     path = write_file(name, encoded.data)
     record = ImageRecord(
@@ -200,8 +200,14 @@ def store(data: bytes, alt: str, user_id: int | None) -> ImageRecord:
         alt=alt,
         uploaded_by=user_id,
     )
+    db.session.add(record)
+    return record, path
+
+
+def store(data: bytes, alt: str, user_id: int | None) -> ImageRecord:
+    """Re-encode, write the file, then record it; a failed commit takes the file away again."""
+    record, path = stage(encode(data), alt, user_id)
     try:
-        db.session.add(record)
         db.session.commit()
     except BaseException:
         db.session.rollback()

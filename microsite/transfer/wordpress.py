@@ -130,17 +130,8 @@ class _Importer:
         except images.UploadError as exc:
             self.summary.missing_pictures.append(f"{file.name}: {exc}")
             return None
-        name = images.random_name(encoded.extension)
-        self.written.append(images.write_file(name, encoded.data))
-        record = ImageRecord(
-            name=name,
-            content_type=encoded.content_type,
-            width=encoded.width,
-            height=encoded.height,
-            byte_size=len(encoded.data),
-            alt=alt,
-        )
-        db.session.add(record)
+        record, path = images.stage(encoded, alt, None)
+        self.written.append(path)
         db.session.flush()
         db.session.add(ImportedFile(source=source, image_id=record.id))
         self.summary.counts["pictures"] += 1
