@@ -43,7 +43,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True
     )
     extensions.csrf.init_app(app)
-    extensions.limiter.init_app(app)
     extensions.htmx.init_app(app)
     extensions.login_manager.init_app(app)
     auth.init_app(app)

@@ -14,13 +14,13 @@ from functools import cache
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, redirect, request, session, url_for
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, Unauthorized
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import throttle, user_sessions
+from .client import client_address
 from .errors import render_error
 from .extensions import db, login_manager
 from .models import User
@@ -69,7 +69,7 @@ def authenticate(username: str, password: str) -> User | None:
     elif user.check_password(password) and user.is_active:
         return user
     # For operators (fail2ban and the like); the password is never logged.
-    current_app.logger.warning("sign-in failed for %r from %s", name, get_remote_address())
+    current_app.logger.warning("sign-in failed for %r from %s", name, client_address())
     return None
 
 

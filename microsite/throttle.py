@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask, current_app
-from flask_limiter.util import get_remote_address
 from sqlalchemy import delete, insert, or_, select, update
 from werkzeug.exceptions import TooManyRequests
 
 from . import text
+from .client import client_address
 from .extensions import db
 from .models import SignInAttempt
 from .usernames import throttle_key
@@ -249,7 +249,7 @@ def check(username: str, what: str = "登录失败") -> Ticket | None:
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return None
     at = now()
-    address = (get_remote_address() or "")[:64]
+    address = (client_address() or "")[:64]
     ticket_user = throttle_key(username)
     ref, seen = _store().reserve(ticket_user, address, at)
     ticket = Ticket(_store(), ref, ticket_user, address)

@@ -18,9 +18,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, g, request, session
-from flask_limiter.util import get_remote_address
 from sqlalchemy import delete, select, update
 
+from .client import client_address
 from .extensions import db
 from .models import UserSession
 from .text import local_now
@@ -58,7 +58,7 @@ def start(user_id: int) -> None:
         user_id=user_id,
         token_hash=_digest(token),
         user_agent=(request.user_agent.string or "")[:300],
-        address=(get_remote_address() or "")[:64],
+        address=(client_address() or "")[:64],
         created_at=now,
         last_seen_at=now,
     )

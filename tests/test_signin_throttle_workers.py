@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
@@ -56,6 +57,10 @@ def test_four_workers_check_at_most_five_passwords_and_the_owner_still_gets_in(t
     except OSError:
         pytest.skip("127.0.0.2 is not a loopback address here")
     with load.serve(tmp_path, workers=4) as site:
+        # The site answers as soon as one worker is up; the master forks the others meanwhile.
+        deadline = time.monotonic() + 60
+        while len(site.workers()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(site.workers()) == 4
 
         def guess(_attempt: int) -> int:
