@@ -10,6 +10,8 @@ On the worker's scheduler (Huey periodic tasks, minute resolution):
 In the worker's own loop, per host (a shared queue hands a task to any host, but each host
 has its own search index, cache folder and heartbeat):
   the search change log  applied every INDEX_FOLLOW_SECONDS: the one writer of this index
+  related lists          after changes (else every RELATED_SWEEP_SECONDS): more-like-this
+                         ids of published or edited articles, stored for readers (related)
   the heartbeat          every HEARTBEAT_SECONDS, read by /healthz
 """
 
@@ -33,6 +35,9 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30.0
+# Related lists are looked for at least this often when nothing changed (a day-old list, a
+# list never made); at once after a change, and every turn while a batch was full.
+RELATED_SWEEP_SECONDS = 30.0
 # A stored-page folder of an older content stamp is removed once untouched this long.
 PAGE_CACHE_KEEP_SECONDS = 3600
 
@@ -159,9 +164,10 @@ class HostLoop:
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from . import search
+        from . import related, search
 
-        next_beat = 0.0
+        next_beat = next_sweep = 0.0
+        seen = None
         while True:
             if time.monotonic() >= next_beat:
                 try:
@@ -170,6 +176,12 @@ class HostLoop:
                     log.exception("could not write the worker's heartbeat")
                 next_beat = time.monotonic() + HEARTBEAT_SECONDS
             search.apply_pending(self.app)  # never raises; what fails waits for the next turn
+            marker = related.site_marker(self.app)
+            if marker != seen or time.monotonic() >= next_sweep:
+                seen = marker
+                stored = related.refresh_quietly(self.app)
+                full = stored >= related.BATCH
+                next_sweep = 0.0 if full else time.monotonic() + RELATED_SWEEP_SECONDS
             if self.stop.wait(self.interval):
                 return
 

@@ -23,13 +23,23 @@ from pathlib import Path
 
 from flask import Response, current_app, g, make_response, request
 from flask_login import current_user
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from .config import PROJECT_ROOT
 from .extensions import db
 from .files import new_folder, write_atomically
-from .models import Article, Category, IndexChange, MaskedWord, Page, Setting, Tag, User
+from .models import (
+    Article,
+    Category,
+    IndexChange,
+    MaskedWord,
+    Page,
+    RelatedList,
+    Setting,
+    Tag,
+    User,
+)
 from .origin import site_origin, understood_args
 
 # The response headers a stored page keeps; the after-request hooks add the rest every time.
@@ -76,6 +86,8 @@ def content_stamp() -> str:
 
 
 def _shown_to_readers(item: object) -> bool:
+    if isinstance(item, RelatedList):  # the worker's refresh: only a list that moved
+        return inspect(item).attrs.ids.history.has_changes()
     if isinstance(item, Setting):
         return item.key != SITE_REVISION
     return isinstance(item, READER_VISIBLE)
