@@ -122,11 +122,21 @@ def clean_up() -> tuple[int, int]:
 def clean_page_cache(app: Flask, now: float | None = None) -> int:
     """Remove stored-page folders of older content stamps untouched for an hour; the newest
     folder always stays (it is the current stamp's, or will be again). Returns folders removed."""
+    from .page_cache import BY_CONTENT
+
     root = app.config.get("PAGE_CACHE_DIR")
     if not root or not Path(root).is_dir():
         return 0
     now = time.time() if now is None else now
-    folders = [(path.stat().st_mtime, path) for path in Path(root).iterdir() if path.is_dir()]
+    # Stamps' folders, then pages kept by content (one folder per code and site revision).
+    removed = _clean_folders(Path(root), now, skip=BY_CONTENT)
+    if (Path(root) / BY_CONTENT).is_dir():
+        removed += _clean_folders(Path(root) / BY_CONTENT, now)
+    return removed
+
+
+def _clean_folders(parent: Path, now: float, skip: str | None = None) -> int:
+    folders = [(p.stat().st_mtime, p) for p in parent.iterdir() if p.is_dir() and p.name != skip]
     folders.sort()
     removed = 0
     for mtime, folder in folders[:-1]:
