@@ -172,12 +172,22 @@ def serve(
     if stored is not None:
         if on_hit is not None:
             on_hit()
-        return stored.make_conditional(request)
+        return _for_caches(stored).make_conditional(request)
     response = make_response(render())
     if _storable(response) and _index_caught_up():
         _write(entry, response, limit)
         if kept is not None:
             _write(kept, response, limit)
+    return _for_caches(response)
+
+
+def _for_caches(response: Response) -> Response:
+    """A reader's page may be kept by a browser, nginx or a CDN, but checked with us (its
+    ETag or Last-Modified; a 304 costs a stored-page hit) before each use: no reader is
+    shown a page older than the database unless the proxy is told to (docs/deploy.md)."""
+    if response.status_code == 200 and "Cache-Control" not in response.headers:
+        response.cache_control.public = True
+        response.cache_control.no_cache = True
     return response
 
 

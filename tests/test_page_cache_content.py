@@ -169,3 +169,24 @@ def test_a_new_neighbour_shows_on_the_newest_articles_page(client, site):
     assert 'rel="next"' not in page(client, newest)
     newer = add_article("更新的一篇", "<p>正文。</p>")
     assert f"/articles/{newer.id}" in page(client, newest)
+
+
+def test_a_proxy_may_keep_a_page_but_revalidates_it(client, site):
+    story, others = site
+    an_hour_ago = local_now() - timedelta(hours=1)  # so an edit now is a later second
+    db.session.execute(db.update(Article).values(updated_at=an_hour_ago))
+    db.session.commit()
+    db.session.expire_all()
+    first = client.get(f"/articles/{story.id}")
+    assert first.headers["Cache-Control"] == "public, no-cache"
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    again = client.get(f"/articles/{story.id}", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["Cache-Control"] == "public, no-cache"
+    others[-1].title = "劳务派遣专题（更正）"  # shown on the page, not the article itself
+    db.session.commit()
+    by_etag = client.get(f"/articles/{story.id}", headers={"If-None-Match": etag})
+    assert by_etag.status_code == 200 and "劳务派遣专题（更正）" in by_etag.get_data(as_text=True)
+    # A cache that only sends If-Modified-Since must see the change too: Last-Modified is the
+    # newest change of anything the page shows.
+    by_date = client.get(f"/articles/{story.id}", headers={"If-Modified-Since": modified})
+    assert by_date.status_code == 200 and by_date.headers["Last-Modified"] != modified

@@ -112,6 +112,12 @@ def _headlines_key(page) -> list:
     return [rows, page.has_next]
 
 
+def _last_change(parts: dict):
+    shown = [parts["article"], parts["older"], parts["newer"]]
+    shown += [item.article for item in parts["headlines"].items]
+    return max(article.updated_at for article in shown if article is not None)
+
+
 def _article_page(article_id: int):
     parts = _article_parts(article_id)
     article = parts["article"]
@@ -119,9 +125,9 @@ def _article_page(article_id: int):
         view_counter().record(article.id)
     page = render_template("articles/article.html", **parts)
     response = make_response(page)
-    response.last_modified = article.updated_at.replace(tzinfo=SITE_TZ)
-    # The page also shows other articles (related, neighbours), so the ETag hashes what was
-    # rendered rather than trusting the article's own timestamp alone.
+    # The page also shows other articles (related, neighbours): it was last modified when the
+    # newest of them was, and the ETag hashes what was rendered.
+    response.last_modified = _last_change(parts).replace(tzinfo=SITE_TZ)
     response.add_etag()
     return response
 
