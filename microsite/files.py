@@ -25,10 +25,10 @@ def write_atomically(target: Path, data: bytes) -> bool:
     return True
 
 
-def new_folder(folder: Path, grace: float) -> bool:
+def new_folder(folder: Path, grace: float, keep: str | None = None) -> bool:
     """Make sure `folder` exists. When this call made it, the folders beside it untouched
     for `grace` seconds belong to older keys: remove them (workers of the same host may still
-    be writing into a folder younger than that)."""
+    be writing into a folder younger than that), except one named `keep`."""
     if folder.is_dir():
         return True
     try:
@@ -38,7 +38,9 @@ def new_folder(folder: Path, grace: float) -> bool:
     cutoff = time.time() - grace
     for other in folder.parent.iterdir():
         try:
-            if other != folder and other.is_dir() and other.stat().st_mtime < cutoff:
+            if other in (folder, folder.parent / (keep or folder.name)):
+                continue
+            if other.is_dir() and other.stat().st_mtime < cutoff:
                 shutil.rmtree(other, ignore_errors=True)
         except OSError:
             continue

@@ -10,6 +10,8 @@ On the worker's scheduler (Huey periodic tasks, minute resolution):
 In the worker's own loop, per host (a shared queue hands a task to any host, but each host
 has its own search index, cache folder and heartbeat):
   the search change log  applied every INDEX_FOLLOW_SECONDS: the one writer of this index
+  related lists          after changes (else every RELATED_SWEEP_SECONDS): more-like-this
+                         ids of published or edited articles, stored for readers (related)
   the heartbeat          every HEARTBEAT_SECONDS, read by /healthz
 """
 
@@ -33,6 +35,9 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30.0
+# Related lists are looked for at least this often when nothing changed (a day-old list, a
+# list never made); at once after a change, and every turn while a batch was full.
+RELATED_SWEEP_SECONDS = 30.0
 # A stored-page folder of an older content stamp is removed once untouched this long.
 PAGE_CACHE_KEEP_SECONDS = 3600
 
@@ -117,11 +122,21 @@ def clean_up() -> tuple[int, int]:
 def clean_page_cache(app: Flask, now: float | None = None) -> int:
     """Remove stored-page folders of older content stamps untouched for an hour; the newest
     folder always stays (it is the current stamp's, or will be again). Returns folders removed."""
+    from .page_cache import BY_CONTENT
+
     root = app.config.get("PAGE_CACHE_DIR")
     if not root or not Path(root).is_dir():
         return 0
     now = time.time() if now is None else now
-    folders = [(path.stat().st_mtime, path) for path in Path(root).iterdir() if path.is_dir()]
+    # Stamps' folders, then pages kept by content (one folder per code and site revision).
+    removed = _clean_folders(Path(root), now, skip=BY_CONTENT)
+    if (Path(root) / BY_CONTENT).is_dir():
+        removed += _clean_folders(Path(root) / BY_CONTENT, now)
+    return removed
+
+
+def _clean_folders(parent: Path, now: float, skip: str | None = None) -> int:
+    folders = [(p.stat().st_mtime, p) for p in parent.iterdir() if p.is_dir() and p.name != skip]
     folders.sort()
     removed = 0
     for mtime, folder in folders[:-1]:
@@ -159,9 +174,10 @@ class HostLoop:
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from . import search
+        from . import related, search
 
-        next_beat = 0.0
+        next_beat = next_sweep = 0.0
+        seen = None
         while True:
             if time.monotonic() >= next_beat:
                 try:
@@ -170,6 +186,12 @@ class HostLoop:
                     log.exception("could not write the worker's heartbeat")
                 next_beat = time.monotonic() + HEARTBEAT_SECONDS
             search.apply_pending(self.app)  # never raises; what fails waits for the next turn
+            marker = related.site_marker(self.app)
+            if marker != seen or time.monotonic() >= next_sweep:
+                seen = marker
+                stored = related.refresh_quietly(self.app)
+                full = stored >= related.BATCH
+                next_sweep = 0.0 if full else time.monotonic() + RELATED_SWEEP_SECONDS
             if self.stop.wait(self.interval):
                 return
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import defer, lazyload
 from sqlalchemy.sql.functions import FunctionElement
 from werkzeug.exceptions import BadRequest, NotFound
 
+from . import related
 from .extensions import db
 from .models import (
     CLEARED,
@@ -242,10 +243,11 @@ def _latest_ids(limit: int, category_id: int | None = None) -> list[int]:
 
 
 def related_ids(article: Article, limit: int) -> list[int]:
-    """Curated, then ranked, then same category, then site-wide: distinct, never itself."""
+    """Curated, then ranked (as the worker stored it: a reader never asks the engine), then
+    same category, then site-wide: distinct, never itself."""
     sources: list[Callable[[], list[int]]] = [
         lambda: _curated_ids(article),
-        lambda: ranked_related_ids(article, limit),
+        lambda: related.stored_ids(article)[:limit],
         lambda: _latest_ids(limit + 1, article.category_id) if article.category_id else [],
         lambda: _latest_ids(limit + 1),
     ]

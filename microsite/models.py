@@ -371,3 +371,17 @@ class Presence(db.Model):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     seen_at: Mapped[datetime] = mapped_column(default=local_now)
+
+
+class RelatedList(db.Model):
+    """An article's more-like-this ids, computed by the worker (microsite.related) so that a
+    reader's view never asks the search engine. Derived data: rebuilt from the articles."""
+
+    __tablename__ = "related_lists"
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The article version the ids were computed for; another version is asked again.
+    version: Mapped[int]
+    ids: Mapped[str] = mapped_column(Text, default="")  # comma-separated, best first
+    computed_at: Mapped[datetime] = mapped_column(default=local_now)

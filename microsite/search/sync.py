@@ -20,14 +20,13 @@ of outbox rows follow their ids, so a host that has applied id N never misses a 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import Article, Category, IndexChange, Setting, Tag, article_tags
+from ..models import Article, Category, IndexChange, Tag, article_tags
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +127,9 @@ def _before_commit(session: Session) -> None:
 def _mark_site_change(session: Session) -> None:
     """A new site revision, for changes made by Core statements (scheduled publishing): with
     the Whoosh backend the newest change-log row tells the page cache, here nothing else does."""
-    from ..page_cache import SITE_REVISION
+    from ..page_cache import ARTICLES_REVISION, new_revision
 
-    marker = session.get(Setting, SITE_REVISION) or Setting(key=SITE_REVISION)
-    marker.data = uuid.uuid4().hex
-    session.add(marker)
+    new_revision(session, ARTICLES_REVISION)
     session.flush()
 
 

@@ -46,6 +46,8 @@ TABLES = (
     "redirects",
 )
 PAGE_CACHE_MARK = "_site_revision"
+# The page cache's revisions (microsite.page_cache.REVISIONS): no content of a site.
+CACHE_MARKS = (PAGE_CACHE_MARK, "_articles_revision")
 
 
 class ArchiveError(ValueError):
@@ -134,7 +136,7 @@ def _site_is_empty() -> bool:
         table = _table(name)
         query = select(func.count()).select_from(table)
         if name == "settings":
-            query = query.where(table.c.key != PAGE_CACHE_MARK)
+            query = query.where(table.c.key.not_in(CACHE_MARKS))
         if db.session.scalar(query):
             return False
     return True

@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     make_response,
     redirect,
     render_template,
@@ -68,22 +69,65 @@ def article(article_id: int):
     """The article page with the first page of its related headlines; 304 when unchanged."""
     # A stored page was a reader's 200: the article is live, so its view counts.
     count = partial(view_counter().record, article_id)
-    response = page_cache.serve(partial(_article_page, article_id), on_hit=count)
+    response = page_cache.serve(
+        partial(_article_page, article_id),
+        on_hit=count,
+        content_key=partial(_article_key, article_id),
+    )
     return response.make_conditional(request)
 
 
+def _article_parts(article_id: int) -> dict:
+    """What the article page shows, read once per request (for its key and its render)."""
+    if "article_parts" not in g:
+        article = get_article_or_abort(article_id)
+        older, newer = listings.neighbours(article)
+        g.article_parts = {
+            "article": article,
+            "older": older,
+            "newer": newer,
+            **_related(article, 1),
+        }
+    return g.article_parts
+
+
+def _article_key(article_id: int):
+    """Names what the article page shows: a publish elsewhere leaves it, an edit of the
+    article, of a neighbour or of a listed headline changes it. None unless live."""
+    parts = _article_parts(article_id)
+    if not parts["article"].is_live:
+        return None
+    shown = [parts["article"], parts["older"], parts["newer"]]
+    return [*map(_version_of, shown), _headlines_key(parts["headlines"])]
+
+
+def _version_of(article: Article | None):
+    if article is None:
+        return None
+    return [article.id, article.version, article.status, article.updated_at.isoformat()]
+
+
+def _headlines_key(page) -> list:
+    rows = [[item.number, _version_of(item.article)] for item in page.items]
+    return [rows, page.has_next]
+
+
+def _last_change(parts: dict):
+    shown = [parts["article"], parts["older"], parts["newer"]]
+    shown += [item.article for item in parts["headlines"].items]
+    return max(article.updated_at for article in shown if article is not None)
+
+
 def _article_page(article_id: int):
-    article = get_article_or_abort(article_id)
+    parts = _article_parts(article_id)
+    article = parts["article"]
     if article.is_live:
         view_counter().record(article.id)
-    older, newer = listings.neighbours(article)
-    page = render_template(
-        "articles/article.html", article=article, older=older, newer=newer, **_related(article, 1)
-    )
+    page = render_template("articles/article.html", **parts)
     response = make_response(page)
-    response.last_modified = article.updated_at.replace(tzinfo=SITE_TZ)
-    # The page also shows other articles (related, neighbours), so the ETag hashes what was
-    # rendered rather than trusting the article's own timestamp alone.
+    # The page also shows other articles (related, neighbours): it was last modified when the
+    # newest of them was, and the ETag hashes what was rendered.
+    response.last_modified = _last_change(parts).replace(tzinfo=SITE_TZ)
     response.add_etag()
     return response
 
@@ -110,12 +154,29 @@ def _related(article: Article, page: int) -> dict:
 @understands("page")
 def related(article_id: int):
     """Related headlines page N: a fragment for htmx, a full page otherwise."""
-    return page_cache.serve(partial(_related_page, article_id))
+    return page_cache.serve(
+        partial(_related_page, article_id), content_key=partial(_related_key, article_id)
+    )
+
+
+def _related_parts(article_id: int) -> tuple[Article, dict]:
+    if "related_parts" not in g:
+        article = get_article_or_abort(article_id)
+        page = listings.page_number(request.args.get("page"))
+        g.related_parts = article, _related(article, page)
+    return g.related_parts
+
+
+def _related_key(article_id: int):
+    """Names what a related page shows: its article (title, link back) and its headlines."""
+    article, related = _related_parts(article_id)
+    if not article.is_live:
+        return None
+    return [_version_of(article), _headlines_key(related["headlines"])]
 
 
 def _related_page(article_id: int):
-    article = get_article_or_abort(article_id)
-    related = _related(article, listings.page_number(request.args.get("page")))
+    article, related = _related_parts(article_id)
     return render_fragment_or_page(
         "partials/_headlines.html", "articles/related.html", article=article, **related
     )
