@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from microsite.extensions import db
-from tests.conftest import ADMIN_PASSWORD
-from tests.test_admin_helpers import make_user
+from tests.support.app import ADMIN_PASSWORD
+from tests.support.factories import make_user
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category
-from tests.conftest import soup
-from tests.test_admin_helpers import sign_in
+from tests.support.app import soup
+from tests.support.forms import sign_in
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from microsite.extensions import db
 from microsite.models import MaskedWord, Page
 from microsite.site import site_settings
-from tests.conftest import soup
-from tests.test_admin_helpers import sign_in
+from tests.support.app import soup
+from tests.support.forms import sign_in
 
 
 @pytest.fixture

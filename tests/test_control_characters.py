@@ -16,9 +16,9 @@ from microsite.models import PUBLISHED, Article, Category, Page, Tag, User
 from microsite.models import Image as ImageRecord
 from microsite.site import save_settings, site_settings
 from microsite.text import local_now
-from tests.conftest import soup
-from tests.test_admin_helpers import sign_in
-from tests.test_images import picture
+from tests.support.app import soup
+from tests.support.factories import picture
+from tests.support.forms import sign_in
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 # Every C0 control but tab, line feed and carriage return; DEL and the C1 range's ends.

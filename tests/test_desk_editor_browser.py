@@ -13,8 +13,8 @@ from playwright.sync_api import Page, expect
 from microsite.extensions import db
 from microsite.models import Article, Image
 from microsite.text import local_now
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import make_user
 
 pytestmark = pytest.mark.browser
 

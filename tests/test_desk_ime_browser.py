@@ -16,9 +16,9 @@ from playwright.sync_api import Page, expect
 
 from microsite.extensions import db
 from microsite.models import Article
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
-from tests.test_standards_browser import axe_violations
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import make_user
+from tests.support.standards import axe_violations
 
 pytestmark = pytest.mark.browser
 

@@ -15,8 +15,9 @@ from microsite import images, picture_library
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article, Category, Image, MaskedWord, Revision
 from microsite.text import local_now
-from tests.conftest import soup
-from tests.test_admin_helpers import make_user, sign_in
+from tests.support.app import soup
+from tests.support.factories import make_user
+from tests.support.forms import sign_in
 
 
 def png(size=(300, 150)) -> bytes:

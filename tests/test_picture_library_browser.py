@@ -11,9 +11,9 @@ from playwright.sync_api import Page, expect
 from microsite import images
 from microsite.extensions import db
 from microsite.models import Article
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
-from tests.test_standards_browser import axe_violations, nu_errors_in, save_page
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import make_user
+from tests.support.standards import axe_violations, nu_errors_in, save_page
 
 pytestmark = pytest.mark.browser
 

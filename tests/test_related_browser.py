@@ -6,9 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from microsite.models import Article
-
-from .conftest import SEED_TITLE
-from .test_importer import CLEARED_IN_SEED
+from tests.support.app import CLEARED_IN_SEED, SEED_TITLE
 
 pytestmark = pytest.mark.browser
 

@@ -17,8 +17,8 @@ from microsite import queue, text
 from microsite.extensions import db
 from microsite.scheduling import when_text
 from microsite.text import local_now
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import make_user
 
 pytestmark = pytest.mark.browser
 

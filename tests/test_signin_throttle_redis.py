@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from microsite.extensions import db
-from tests.conftest import make_app
-from tests.test_admin_helpers import make_user, sign_in
-from tests.test_multihost import redis_uri  # noqa: F401 (the fixture)
+from tests.support.app import make_app
+from tests.support.factories import make_user
+from tests.support.forms import sign_in
 
 
 @pytest.fixture

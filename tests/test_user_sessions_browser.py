@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from microsite.extensions import db
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import make_user
 
 pytestmark = pytest.mark.browser
 
