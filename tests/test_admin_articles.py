@@ -12,14 +12,6 @@ from microsite.models import CLEARED, DRAFT, PUBLISHED, Article
 from microsite.views.admin import articles as article_views
 from tests.support.app import soup
 from tests.support.articles import CATEGORY, article_form, create, form_fields, textarea
-from tests.support.forms import sign_in
-
-
-@pytest.fixture
-def desk(client, admin_user):
-    """A client signed in as the admin."""
-    sign_in(client)
-    return client
 
 
 def headline_texts(response) -> list[str]:

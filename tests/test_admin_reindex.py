@@ -29,12 +29,6 @@ def app(tmp_path):
         db.session.remove()
 
 
-@pytest.fixture
-def desk(client, admin_user):
-    sign_in(client)
-    return client
-
-
 def poll_status(client, until, timeout: float = 20.0, what: str = "the awaited state"):
     """Poll the status fragment, as the page does every second, until until(status) holds."""
     deadline = time.monotonic() + timeout

@@ -9,13 +9,6 @@ from microsite.extensions import db
 from microsite.models import MaskedWord, Page
 from microsite.site import site_settings
 from tests.support.app import soup
-from tests.support.forms import sign_in
-
-
-@pytest.fixture
-def desk(client, admin_user):
-    sign_in(client)
-    return client
 
 
 def test_masked_words_are_added_listed_and_removed(desk):

@@ -44,11 +44,9 @@ def gps_exif(orientation: int | None = None) -> Image.Exif:
 
 
 @pytest.fixture
-def desk(client, app):
+def desk(sign_in_as):
     """A client signed in as an editor (editors may upload: pictures belong to articles)."""
-    make_user(role="editor")
-    sign_in(client)
-    return client
+    return sign_in_as("editor")
 
 
 def upload(client, data: bytes, filename="photo.jpg", alt=ALT, mimetype="image/jpeg", **kw):

@@ -23,13 +23,6 @@ NEW_BODY = "公司大量滥用临时用工人员，引发争议。\n第二段保
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 
 
-@pytest.fixture
-def desk(client, admin_user):
-    """A client signed in as the admin."""
-    sign_in(client)
-    return client
-
-
 def edit(client, article: Article, **changes):
     """Save the article's edit form with `changes`, as a browser would; returns the response."""
     url = f"/admin/articles/{article.id}/edit"

@@ -52,11 +52,10 @@ def clock(app, monkeypatch):
 
 
 @pytest.fixture
-def desk(client, admin_user, seeded):
+def desk(desk, seeded):
     """A signed-in admin on a site with the seed imported and indexed."""
     search.rebuild()
-    sign_in(client)
-    return client
+    return desk
 
 
 @pytest.fixture

@@ -122,3 +122,26 @@ def redis_uri(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+# --- a live server with someone who can sign in ----------------------------------------------
+
+
+def _live_site_with(live_app, live_server, username: str, **fields) -> str:
+    with live_app.app_context():
+        make_user(username, **fields)
+        db.session.remove()
+    return live_server.url
+
+
+@pytest.fixture
+def admin_site(live_app, live_server) -> str:
+    """The live server's URL (CSRF on, seed imported) with an admin, `editor`, who can sign in."""
+    return _live_site_with(live_app, live_server, "editor")
+
+
+@pytest.fixture
+def editor_site(live_app, live_server) -> str:
+    """The live server's URL (CSRF on, seed imported) with an editor (articles only), `writer`
+    (记者), who can sign in."""
+    return _live_site_with(live_app, live_server, "writer", display_name="记者", role="editor")
