@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import pytest
-from PIL import Image as PILImage
 from playwright.sync_api import Page, expect
 
 from microsite.extensions import db
 from microsite.models import Article, Image
 from microsite.text import local_now
 from tests.support.browser import sign_in_page, watch_problems
-from tests.support.factories import make_user
+from tests.support.factories import gradient_png, make_user
 
 pytestmark = pytest.mark.browser
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TITLE = "灵活用工新规出台"
 LINK = "https://www.mohrss.gov.cn/"
-
-
-def png() -> bytes:
-    buffer = io.BytesIO()
-    PILImage.linear_gradient("L").resize((400, 200)).convert("RGB").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def editor(page: Page):
@@ -220,7 +212,8 @@ def test_a_picture_uploaded_under_the_form_goes_into_the_editor(page: Page, edit
     editor(page).click()
     page.keyboard.type("图前一段。")
     page.set_input_files(
-        "#image-file", files=[{"name": "a.png", "mimeType": "image/png", "buffer": png()}]
+        "#image-file",
+        files=[{"name": "a.png", "mimeType": "image/png", "buffer": gradient_png((400, 200))}],
     )
     page.get_by_label("图片说明（替代文字）").fill("骑手在送餐")
     page.get_by_role("button", name="上传图片").click()

@@ -136,8 +136,12 @@ def test_a_worker_killed_inside_an_index_write(tmp_path):
         assert status == 302
         client = load.Client(site.port)
         # The restarted worker needs its start-up first (seconds on a busy machine).
-        wait_until(lambda: _found(client, "aftertoken", article_id), 120, "aftertoken", every=0.2)
-        wait_until(lambda: _found(client, "killtoken", killed_id), 15, "killtoken", every=0.2)
+        wait_until(
+            lambda: _found(client, "aftertoken", article_id), 120, "aftertoken is found", every=0.2
+        )
+        wait_until(
+            lambda: _found(client, "killtoken", killed_id), 15, "killtoken is found", every=0.2
+        )
         stop.set()
         for thread in readers:
             thread.join(timeout=30)

@@ -385,7 +385,7 @@ def soup_text(html: str, selector: str) -> str:
 
 def test_with_redis_a_rebuild_started_on_one_host_runs_on_anothers_worker(
     tmp_path,
-    redis_uri,  # noqa: F811 (the fixture imported above)
+    redis_uri,
 ):
     """One queue for every host: host X's dashboard starts a rebuild, host Y's worker takes
     it, and X's dashboard shows Y's progress and result from the shared queue storage."""

@@ -44,3 +44,10 @@ def picture(format: str = "PNG", size=(64, 48), mode="RGB", **save) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=format, **save)
     return buffer.getvalue()
+
+
+def gradient_png(size=(300, 150)) -> bytes:
+    """A PNG of a grey gradient: a photo-like picture that survives resizing and re-encoding."""
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize(size).convert("RGB").save(buffer, "PNG")
+    return buffer.getvalue()
