@@ -8,9 +8,8 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, expect
 
-from microsite.extensions import db
-from tests.conftest import ADMIN_PASSWORD
-from tests.test_admin_helpers import make_user
+from tests.support.app import ADMIN_PASSWORD
+from tests.support.browser import watch_problems
 
 pytestmark = pytest.mark.browser
 
@@ -18,15 +17,6 @@ TITLE = "蜂鸟骑手灵活用工新规解读"
 EDITED = "蜂鸟骑手灵活用工新规全文解读"
 CATEGORY = "人力资讯"
 PLACEHOLDER = re.compile(r"^标题和内容已经清空\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
-
-
-@pytest.fixture
-def site(live_app, live_server):
-    """The live server (CSRF on, seed imported) with an admin who can sign in."""
-    with live_app.app_context():
-        make_user()
-        db.session.remove()
-    return live_server.url
 
 
 def first_headline(page: Page):
@@ -42,21 +32,12 @@ def search_hits(page: Page, base: str, query: str):
     return page.locator(".search-hit__title")
 
 
-def test_sign_in_write_preview_publish_edit_clear_restore_sign_out(page: Page, site):
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
+def test_sign_in_write_preview_publish_edit_clear_restore_sign_out(page: Page, admin_site):
+    problems = watch_problems(page)
     page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm asks before clearing
 
-    page.goto(f"{site}/admin/")
-    expect(page).to_have_url(f"{site}/admin/login?next=/admin/")
+    page.goto(f"{admin_site}/admin/")
+    expect(page).to_have_url(f"{admin_site}/admin/login?next=/admin/")
     page.get_by_role("textbox", name="用户名", exact=True).fill("editor")
     page.locator("input[name=password]").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="登录").click()
@@ -80,7 +61,7 @@ def test_sign_in_write_preview_publish_edit_clear_restore_sign_out(page: Page, s
     expect(page.locator(".flash").first).to_contain_text("已保存（草稿）")
     article_id = int(re.search(r"/admin/articles/(\d+)/edit", page.url).group(1))
     edit_url = page.url
-    article_url = f"{site}/articles/{article_id}"
+    article_url = f"{admin_site}/articles/{article_id}"
 
     page.get_by_role("button", name="预览").click()
     expect(page.locator("section.preview h1")).to_have_text(TITLE)
@@ -90,11 +71,11 @@ def test_sign_in_write_preview_publish_edit_clear_restore_sign_out(page: Page, s
     page.get_by_role("button", name="保存").click()
     expect(page.locator(".flash").first).to_contain_text("已保存（已发表）")
 
-    page.goto(f"{site}/")
+    page.goto(f"{admin_site}/")
     expect(first_headline(page)).to_have_text(TITLE)
-    page.goto(f"{site}/categories/{quote(CATEGORY)}")
+    page.goto(f"{admin_site}/categories/{quote(CATEGORY)}")
     expect(first_headline(page)).to_have_text(TITLE)
-    expect(search_hits(page, site, "蜂鸟骑手").first).to_contain_text("蜂鸟骑手")
+    expect(search_hits(page, admin_site, "蜂鸟骑手").first).to_contain_text("蜂鸟骑手")
     expect(hit_link(page, article_id)).to_have_count(1)
 
     page.goto(edit_url)
@@ -104,31 +85,31 @@ def test_sign_in_write_preview_publish_edit_clear_restore_sign_out(page: Page, s
     page.goto(article_url)
     expect(page.locator("h1")).to_have_text(EDITED)
 
-    page.goto(f"{site}/admin/")
+    page.goto(f"{admin_site}/admin/")
     row = page.locator(f"#article-{article_id}")
     row.get_by_role("button", name="清空").click()
     expect(row.locator(".admin-row__title")).to_have_text(PLACEHOLDER)
     expect(row.locator(".status")).to_have_text("已清空")
     assert page.goto(article_url).status == 410
-    page.goto(f"{site}/")
+    page.goto(f"{admin_site}/")
     expect(first_headline(page)).to_have_text(PLACEHOLDER)
     expect(first_headline(page).locator("a")).to_have_count(0)
-    search_hits(page, site, "蜂鸟骑手")
+    search_hits(page, admin_site, "蜂鸟骑手")
     expect(hit_link(page, article_id)).to_have_count(0)
 
-    page.goto(f"{site}/admin/?status=cleared")
+    page.goto(f"{admin_site}/admin/?status=cleared")
     row.get_by_role("button", name="恢复").click()
     expect(row.locator(".status")).to_have_text("已发表")
     expect(row.locator(".admin-row__title")).to_have_text(EDITED)
     assert page.goto(article_url).status == 200
-    page.goto(f"{site}/")
+    page.goto(f"{admin_site}/")
     expect(first_headline(page)).to_have_text(EDITED)
-    search_hits(page, site, "蜂鸟骑手")
+    search_hits(page, admin_site, "蜂鸟骑手")
     expect(hit_link(page, article_id)).to_have_count(1)
 
     page.get_by_role("button", name="退出").click()
-    expect(page).to_have_url(f"{site}/admin/login")
+    expect(page).to_have_url(f"{admin_site}/admin/login")
     expect(page.locator(".flash")).to_have_text("您已安全退出。")
-    page.goto(f"{site}/admin/")
-    expect(page).to_have_url(f"{site}/admin/login?next=/admin/")
+    page.goto(f"{admin_site}/admin/")
+    expect(page).to_have_url(f"{admin_site}/admin/login?next=/admin/")
     assert problems == []

@@ -7,18 +7,16 @@ from sqlalchemy import func, select
 
 from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category
-from tests.conftest import soup
-from tests.test_admin_helpers import sign_in
+from tests.support.app import soup
 
 
 @pytest.fixture
-def desk(client, admin_user, seeded):
+def desk(desk, seeded):
     """A signed-in client, the seed page imported, plus one draft in a category of its own."""
-    sign_in(client)
     category = Category(name="政策解读", slug="政策解读")
     db.session.add(Article(title="草稿：社保新政解读", status=DRAFT, category=category))
     db.session.commit()
-    return client
+    return desk
 
 
 def row_ids(page) -> list[int]:

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from microsite import admin_jobs, queue, search
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article, User
-from tests.conftest import ADMIN_PASSWORD, FreshContextClient, make_app, soup
-from tests.queue_helpers import QueueRunner, queued_config
-from tests.test_admin_helpers import sign_in
+from tests.support.app import ADMIN_PASSWORD, FreshContextClient, make_app, soup
+from tests.support.forms import sign_in
+from tests.support.queue import QueueRunner, queued_config
 
 HTMX = {"HX-Request": "true"}
 
@@ -27,12 +27,6 @@ def app(tmp_path):
     with app.app_context(), QueueRunner(app):
         yield app
         db.session.remove()
-
-
-@pytest.fixture
-def desk(client, admin_user):
-    sign_in(client)
-    return client
 
 
 def poll_status(client, until, timeout: float = 20.0, what: str = "the awaited state"):

@@ -8,14 +8,7 @@ from sqlalchemy import select
 from microsite.extensions import db
 from microsite.models import MaskedWord, Page
 from microsite.site import site_settings
-from tests.conftest import soup
-from tests.test_admin_helpers import sign_in
-
-
-@pytest.fixture
-def desk(client, admin_user):
-    sign_in(client)
-    return client
+from tests.support.app import soup
 
 
 def test_masked_words_are_added_listed_and_removed(desk):

@@ -7,9 +7,9 @@ from playwright.sync_api import Browser, Page
 
 from microsite.extensions import db
 from microsite.models import Article
-from tests.conftest import ADMIN_PASSWORD, SEED_TITLE
-from tests.test_admin_helpers import make_user
-from tests.test_standards_browser import axe_violations, horizontal_overflow, nu_errors
+from tests.support.app import ADMIN_PASSWORD, SEED_TITLE
+from tests.support.factories import make_user
+from tests.support.standards import axe_violations, horizontal_overflow, nu_errors
 
 pytestmark = pytest.mark.browser
 PAGES = {

@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from microsite.extensions import db
 from microsite.models import CLEARED, Article, MaskedWord
-
-from .conftest import SEED_TITLE, soup
+from tests.support.app import SEED_TITLE, soup
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import pytest
 from microsite.auth import safe_next
 from microsite.extensions import db
 from microsite.models import User
-from tests.conftest import ADMIN_PASSWORD, make_app, soup
-from tests.test_admin_helpers import csrf_token_of, make_user, post_form, sign_in
+from tests.support.app import ADMIN_PASSWORD, make_app, soup
+from tests.support.factories import make_user
+from tests.support.forms import csrf_token_of, post_form, sign_in
 
 GENERIC = "用户名或密码错误。"
 

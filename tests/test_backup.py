@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from microsite import images, revisions
 from microsite.extensions import db
+from microsite.importer import parse_page, store_page
 from microsite.models import Article, Revision, User
-
-from .conftest import POSTGRES, SEED_TEXT, LiveServer, make_app, parse_page, store_page
-from .support.snapshot import differences, public_urls, snapshot
+from tests.support.app import POSTGRES, SEED_TEXT, LiveServer, make_app
+from tests.support.snapshot import differences, public_urls, snapshot
 
 sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="backup takes SQLite snapshots only")
 

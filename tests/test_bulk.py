@@ -12,9 +12,10 @@ from microsite import search
 from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, BulkAction
 from microsite.text import local_now
-from tests.conftest import FreshContextClient, make_app, soup
-from tests.search_helpers import hit_ids, results
-from tests.test_admin_helpers import csrf_token_of, make_user, sign_in
+from tests.support.app import FreshContextClient, make_app, soup
+from tests.support.factories import make_user
+from tests.support.forms import csrf_token_of, sign_in
+from tests.support.search import hit_ids, results
 
 WORD = "蜂鸟骑手"
 

@@ -13,14 +13,9 @@ from playwright.sync_api import Browser, Page, expect
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article
 from microsite.text import local_now
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
-from tests.test_standards_browser import (
-    axe_violations,
-    horizontal_overflow,
-    nu_errors_in,
-    save_page,
-)
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import make_user
+from tests.support.standards import axe_violations, horizontal_overflow, nu_errors_in, save_page
 
 pytestmark = pytest.mark.browser
 PREFIX = "骑手新规批量"

@@ -16,20 +16,12 @@ from microsite.models import PUBLISHED, Article, Category, Page, Tag, User
 from microsite.models import Image as ImageRecord
 from microsite.site import save_settings, site_settings
 from microsite.text import local_now
-from tests.conftest import soup
-from tests.test_admin_helpers import sign_in
-from tests.test_images import picture
+from tests.support.app import soup
+from tests.support.factories import picture
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 # Every C0 control but tab, line feed and carriage return; DEL and the C1 range's ends.
 CONTROLS = "".join(map(chr, [*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0x85, 0x9F]))
-
-
-@pytest.fixture
-def desk(app, admin_user):
-    client = app.test_client()
-    assert sign_in(client).status_code == 302
-    return client
 
 
 def _article_form(**fields) -> dict:

@@ -17,8 +17,9 @@ from flask.testing import FlaskClient
 from microsite.extensions import db
 from microsite.importer import parse_page, store_page
 from microsite.models import Article, MaskedWord, User
-from tests.conftest import SEED_TEXT, make_app, soup
-from tests.test_admin_helpers import csrf_token_of, make_user, sign_in
+from tests.support.app import SEED_TEXT, make_app, soup
+from tests.support.factories import make_user
+from tests.support.forms import csrf_token_of, sign_in
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # What the site says when the token is missing or wrong (microsite.auth._csrf_error).

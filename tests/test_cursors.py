@@ -11,8 +11,7 @@ import pytest
 
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article, Category, Tag
-
-from .conftest import ADMIN_PASSWORD, soup
+from tests.support.app import ADMIN_PASSWORD, soup
 
 
 @pytest.fixture

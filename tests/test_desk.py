@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article, Autosave, Category, Presence, Revision
 from microsite.text import local_now
-from tests.conftest import make_app, soup
-from tests.test_admin_helpers import make_user, sign_in
+from tests.support.app import make_app, soup
+from tests.support.factories import make_user
+from tests.support.forms import sign_in
 
 PUBLISHED_BODY = "<p>已发表的正文。</p>"
 TYPED_BODY = "<p>还没保存的新正文。</p>"

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from microsite.extensions import db
 from microsite.models import Article, Presence, User
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.conftest import SEED_TITLE
-from tests.test_admin_helpers import make_user
+from tests.support.app import SEED_TITLE
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import make_user
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -48,16 +47,6 @@ def present(app, article_id: int) -> list[str]:
         names = list(db.session.scalars(query))
         db.session.remove()
     return names
-
-
-def eventually(check, seconds: float = 10.0) -> bool:
-    """Poll a condition until it holds or the deadline passes."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def hide(page: Page) -> None:
@@ -134,7 +123,7 @@ def test_two_editors_on_one_article_each_see_the_other(browser, site, live_app):
         # 编辑乙 closes the page: its beacon ends the presence at once (not only when the
         # heartbeats stop), and 编辑甲 stops seeing them at the next heartbeat.
         yi.close()
-        assert eventually(lambda: present(live_app, article_id) == ["jia"])
+        wait_until(lambda: present(live_app, article_id) == ["jia"], 10.0, "the autosave arrives")
         expect(jia.locator("#presence")).not_to_contain_text("编辑乙")
     finally:
         jia_context.close()

@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import pytest
-from PIL import Image as PILImage
 from playwright.sync_api import Page, expect
 
 from microsite.extensions import db
 from microsite.models import Article, Image
 from microsite.text import local_now
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import gradient_png, make_user
 
 pytestmark = pytest.mark.browser
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TITLE = "灵活用工新规出台"
 LINK = "https://www.mohrss.gov.cn/"
-
-
-def png() -> bytes:
-    buffer = io.BytesIO()
-    PILImage.linear_gradient("L").resize((400, 200)).convert("RGB").save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def base(live_app, live_server) -> str:
-    with live_app.app_context():
-        make_user(username="writer", display_name="记者", role="editor")
-        db.session.remove()
-    return live_server.url
 
 
 def editor(page: Page):
@@ -79,11 +63,11 @@ def paste(page: Page, html: str) -> None:
 
 
 def test_an_editor_writes_with_the_toolbar_and_keyboard_and_readers_see_that_structure(
-    page: Page, base, live_app
+    page: Page, editor_site, live_app
 ):
     problems = watch_problems(page)
-    sign_in_page(page, base, "writer")
-    page.goto(f"{base}/admin/articles/new")
+    sign_in_page(page, editor_site, "writer")
+    page.goto(f"{editor_site}/admin/articles/new")
     # The textarea is replaced by the editor; the label names the editor now.
     expect(page.locator("textarea#body")).to_be_hidden()
     body = page.get_by_role("textbox", name="正文", exact=True)
@@ -128,7 +112,7 @@ def test_an_editor_writes_with_the_toolbar_and_keyboard_and_readers_see_that_str
     with live_app.app_context():
         article = db.session.scalar(db.select(Article).filter_by(title=TITLE))
         article_id = article.id
-    page.goto(f"{base}/articles/{article_id}")
+    page.goto(f"{editor_site}/articles/{article_id}")
     shown = page.locator(".article__body")
     expect(shown.locator("> p").first).to_have_text("外卖平台的骑手迎来新规。")
     expect(shown.locator("h2")).to_have_text("新规要点")
@@ -140,10 +124,10 @@ def test_an_editor_writes_with_the_toolbar_and_keyboard_and_readers_see_that_str
     assert problems == []
 
 
-def test_undo_and_redo_from_the_toolbar(page: Page, base):
+def test_undo_and_redo_from_the_toolbar(page: Page, editor_site):
     problems = watch_problems(page)
-    sign_in_page(page, base, "writer")
-    page.goto(f"{base}/admin/articles/new")
+    sign_in_page(page, editor_site, "writer")
+    page.goto(f"{editor_site}/admin/articles/new")
     editor(page).click()
     page.keyboard.type("第一句。")
     toolbar_button(page, "小标题").click()
@@ -156,10 +140,10 @@ def test_undo_and_redo_from_the_toolbar(page: Page, base):
     assert problems == []
 
 
-def test_paste_from_word_keeps_headings_and_lists_and_drops_styles(page: Page, base):
+def test_paste_from_word_keeps_headings_and_lists_and_drops_styles(page: Page, editor_site):
     problems = watch_problems(page)
-    sign_in_page(page, base, "writer")
-    page.goto(f"{base}/admin/articles/new")
+    sign_in_page(page, editor_site, "writer")
+    page.goto(f"{editor_site}/admin/articles/new")
     editor(page).click()
     paste(page, (FIXTURES / "word_paste.html").read_text(encoding="utf-8"))
     expect(editor(page).locator("h2")).to_have_text("一、基本情况")
@@ -183,7 +167,7 @@ def test_paste_from_word_keeps_headings_and_lists_and_drops_styles(page: Page, b
 
 
 def test_an_imported_body_keeps_its_reporters_line_and_untouched_text_is_posted_as_is(
-    page: Page, base, live_app
+    page: Page, editor_site, live_app
 ):
     body = '<p>导语。</p>\n<p class="reporters">记者 张三 李四</p>'
     with live_app.app_context():
@@ -191,8 +175,8 @@ def test_an_imported_body_keeps_its_reporters_line_and_untouched_text_is_posted_
         db.session.add(article)
         db.session.commit()
         article_id = article.id
-    sign_in_page(page, base, "writer")
-    page.goto(f"{base}/admin/articles/{article_id}/edit")
+    sign_in_page(page, editor_site, "writer")
+    page.goto(f"{editor_site}/admin/articles/{article_id}/edit")
     expect(editor(page).locator("p.reporters")).to_have_text("记者 张三 李四")
     editor(page).locator("p").first.click()
     page.keyboard.press("End")
@@ -202,12 +186,12 @@ def test_an_imported_body_keeps_its_reporters_line_and_untouched_text_is_posted_
     )
 
 
-def test_without_javascript_the_form_is_the_plain_textarea(browser, base, live_app):
+def test_without_javascript_the_form_is_the_plain_textarea(browser, editor_site, live_app):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     try:
-        sign_in_page(page, base, "writer")
-        page.goto(f"{base}/admin/articles/new")
+        sign_in_page(page, editor_site, "writer")
+        page.goto(f"{editor_site}/admin/articles/new")
         expect(page.locator(".desk-editor")).to_have_count(0)
         page.get_by_role("textbox", name="标题", exact=True).fill("无脚本文章")
         page.get_by_role("textbox", name="正文", exact=True).fill("<h2>小标题</h2>\n<p>正文。</p>")
@@ -221,14 +205,15 @@ def test_without_javascript_the_form_is_the_plain_textarea(browser, base, live_a
         assert article.body == "<h2>小标题</h2>\n<p>正文。</p>"
 
 
-def test_a_picture_uploaded_under_the_form_goes_into_the_editor(page: Page, base, live_app):
+def test_a_picture_uploaded_under_the_form_goes_into_the_editor(page: Page, editor_site, live_app):
     problems = watch_problems(page)
-    sign_in_page(page, base, "writer")
-    page.goto(f"{base}/admin/articles/new")
+    sign_in_page(page, editor_site, "writer")
+    page.goto(f"{editor_site}/admin/articles/new")
     editor(page).click()
     page.keyboard.type("图前一段。")
     page.set_input_files(
-        "#image-file", files=[{"name": "a.png", "mimeType": "image/png", "buffer": png()}]
+        "#image-file",
+        files=[{"name": "a.png", "mimeType": "image/png", "buffer": gradient_png((400, 200))}],
     )
     page.get_by_label("图片说明（替代文字）").fill("骑手在送餐")
     page.get_by_role("button", name="上传图片").click()
@@ -243,13 +228,15 @@ def test_a_picture_uploaded_under_the_form_goes_into_the_editor(page: Page, base
     assert problems == []
 
 
-def test_the_page_form_has_the_editor_too_with_h3_italic_and_quote(page: Page, base, live_app):
+def test_the_page_form_has_the_editor_too_with_h3_italic_and_quote(
+    page: Page, editor_site, live_app
+):
     with live_app.app_context():
         make_user(username="boss", display_name="主编", role="admin")
         db.session.remove()
     problems = watch_problems(page)
-    sign_in_page(page, base, "boss")
-    page.goto(f"{base}/admin/pages/about")
+    sign_in_page(page, editor_site, "boss")
+    page.goto(f"{editor_site}/admin/pages/about")
     body = page.get_by_role("textbox", name="内容", exact=True)
     expect(body).to_have_attribute("contenteditable", "true")
     body.click()
@@ -268,7 +255,7 @@ def test_the_page_form_has_the_editor_too_with_h3_italic_and_quote(page: Page, b
     expect(toolbar_button(page, "引用")).to_have_attribute("aria-pressed", "false")
     page.get_by_role("button", name="保存页面").click()
     expect(page.locator(".flash").first).to_be_visible()
-    page.goto(f"{base}/pages/about")
+    page.goto(f"{editor_site}/pages/about")
     shown = page.locator(".article__body")
     expect(shown.locator("h3")).to_have_text("联系方式")
     expect(shown.locator("blockquote")).to_have_text("服务每一位求职者")
@@ -277,11 +264,11 @@ def test_the_page_form_has_the_editor_too_with_h3_italic_and_quote(page: Page, b
 
 
 def test_paste_from_a_web_page_keeps_structure_and_drops_styles_trackers_and_scripts(
-    page: Page, base
+    page: Page, editor_site
 ):
     problems = watch_problems(page)
-    sign_in_page(page, base, "writer")
-    page.goto(f"{base}/admin/articles/new")
+    sign_in_page(page, editor_site, "writer")
+    page.goto(f"{editor_site}/admin/articles/new")
     editor(page).click()
     page.evaluate("() => { window.track = () => { window.tracked = true; }; }")
     paste(page, (FIXTURES / "web_paste.html").read_text(encoding="utf-8"))

@@ -16,21 +16,12 @@ from playwright.sync_api import Page, expect
 
 from microsite.extensions import db
 from microsite.models import Article
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
-from tests.test_standards_browser import axe_violations
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.standards import axe_violations
 
 pytestmark = pytest.mark.browser
 
 COMPOSED = "今天上海下雨，编辑部提醒骑手注意安全。"
-
-
-@pytest.fixture
-def base(live_app, live_server) -> str:
-    with live_app.app_context():
-        make_user(username="writer", display_name="记者", role="editor")
-        db.session.remove()
-    return live_server.url
 
 
 class Ime:
@@ -62,10 +53,12 @@ def body_text(page: Page) -> str:
     return page.locator(".desk-editor .ql-editor").inner_text().strip()
 
 
-def test_compositions_ending_every_way_store_exactly_what_was_composed(page: Page, base, live_app):
+def test_compositions_ending_every_way_store_exactly_what_was_composed(
+    page: Page, editor_site, live_app
+):
     problems = watch_problems(page)
-    sign_in_page(page, base, "writer")
-    page.goto(f"{base}/admin/articles/new")
+    sign_in_page(page, editor_site, "writer")
+    page.goto(f"{editor_site}/admin/articles/new")
     page.get_by_role("textbox", name="标题", exact=True).fill("输入法测试")
     page.locator(".desk-editor .ql-editor").click()
     ime = Ime(page)
@@ -112,12 +105,14 @@ def test_compositions_ending_every_way_store_exactly_what_was_composed(page: Pag
     assert problems == []
 
 
-def test_the_editor_page_works_from_the_keyboard_alone_and_passes_axe(browser, base, live_app):
+def test_the_editor_page_works_from_the_keyboard_alone_and_passes_axe(
+    browser, editor_site, live_app
+):
     context = browser.new_context(bypass_csp=True)  # axe is injected as a script
     page = context.new_page()
     try:
-        sign_in_page(page, base, "writer")
-        page.goto(f"{base}/admin/articles/new")
+        sign_in_page(page, editor_site, "writer")
+        page.goto(f"{editor_site}/admin/articles/new")
         page.get_by_role("textbox", name="标题", exact=True).focus()
         # Tab from the title reaches the toolbar, then the text, then leaves the editor.
         page.keyboard.press("Tab")

@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from microsite.extensions import db
 from microsite.models import Article, User
-from tests.conftest import make_app
-from tests.test_admin_helpers import make_user, post_form, sign_in
-from tests.test_sanitize import ESCALATION, PICTURE, ROLE_FORM
+from tests.support.app import make_app
+from tests.support.factories import make_user
+from tests.support.forms import post_form, sign_in
+from tests.support.payloads import ESCALATION, PICTURE, ROLE_FORM
 
 KEPT_PICTURE = f'<p>正文</p><p><img src="{PICTURE}" alt="x>{ROLE_FORM}"></p>'
 

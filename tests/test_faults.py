@@ -17,7 +17,6 @@ import signal
 import sqlite3
 import textwrap
 import threading
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,10 +29,10 @@ from microsite import search
 from microsite.extensions import db
 from microsite.importer import parse_page, store_page
 from microsite.models import Article
-from tests.conftest import POSTGRES, SEED_TEXT, make_app
-from tests.test_admin_helpers import make_user, post_form, sign_in
-
-pytest_plugins = ["tests.search_fixtures"]
+from tests.support.app import POSTGRES, SEED_TEXT, make_app
+from tests.support.factories import make_user
+from tests.support.forms import post_form, sign_in
+from tests.support.waiting import wait_until
 
 sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="SQLite locking and files")
 
@@ -63,15 +62,6 @@ SLOW_WSGI = textwrap.dedent(
 def _found(client: load.Client, token: str, article_id: int) -> bool:
     status, _, page = client.get("/search?q=" + quote(token))
     return status == 200 and f'/articles/{article_id}"' in page
-
-
-def _eventually(check, seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @sqlite_only
@@ -124,7 +114,7 @@ def test_a_worker_killed_inside_an_index_write(tmp_path):
 
         saving = threading.Thread(target=publish_doomed)
         saving.start()
-        assert _eventually(lambda: any(marks.glob("writing-*")), 20), "no index write began"
+        wait_until(lambda: any(marks.glob("writing-*")), 20, "no index write began", every=0.2)
         victim = int(next(marks.glob("writing-*")).name.split("-")[1])
         assert victim == site.worker.pid and victim not in site.workers()
         (marks / "slow").unlink()
@@ -146,8 +136,12 @@ def test_a_worker_killed_inside_an_index_write(tmp_path):
         assert status == 302
         client = load.Client(site.port)
         # The restarted worker needs its start-up first (seconds on a busy machine).
-        assert _eventually(lambda: _found(client, "aftertoken", article_id), 120)
-        assert _eventually(lambda: _found(client, "killtoken", killed_id))
+        wait_until(
+            lambda: _found(client, "aftertoken", article_id), 120, "aftertoken is found", every=0.2
+        )
+        wait_until(
+            lambda: _found(client, "killtoken", killed_id), 15, "killtoken is found", every=0.2
+        )
         stop.set()
         for thread in readers:
             thread.join(timeout=30)

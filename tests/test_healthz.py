@@ -8,11 +8,9 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from microsite.extensions import db
-
-from .conftest import ADMIN_PASSWORD
-from .search_helpers import add_article, whoosh_only
-
-pytest_plugins = ["tests.search_fixtures"]
+from tests.support.app import ADMIN_PASSWORD
+from tests.support.factories import add_article
+from tests.support.search import whoosh_only
 
 
 def test_all_well(client, indexed):

@@ -17,25 +17,11 @@ from sqlalchemy import select
 from microsite import search
 from microsite.extensions import db
 from microsite.models import Article, MaskedWord
-from tests.conftest import make_app
-from tests.test_admin_helpers import make_user, post_form, sign_in
+from tests.support.app import make_app
+from tests.support.factories import make_user
+from tests.support.forms import post_form, sign_in
+from tests.support.payloads import PAYLOADS
 
-# Each payload is meant to be stored and shown as text, or refused with a clear 4xx.
-PAYLOADS = {
-    "script": "<script>alert('xss')</script>",
-    "img-onerror": '"><img src=x onerror=alert(1)>',
-    "svg-onload": "'><svg/onload=alert(1)>",
-    "attr-break": '" autofocus onfocus=alert(1) x="',
-    "hx-get": '<div hx-get="/evil" hx-trigger="load" hx-target="body">x</div>',
-    "hx-on": '<button hx-on:click="alert(1)" hx-on::load="alert(2)">b</button>',
-    "js-url": "javascript:alert(1)",
-    "sql": "'; DROP TABLE articles; -- \" OR 1=1 --",
-    "template": "{{ 7*191 }}{% print(7*191) %}${7*191}",
-    "controls": "a\x01b\x07c\x1b[31md\x7fe\u202ef\u2028g",
-    "style": "<style>body{display:none}</style><link rel=stylesheet href=//evil>",
-    "iframe": '<iframe src="javascript:alert(1)"></iframe><object data="x.swf"></object>',
-    "long": "长" * 5000,
-}
 # What a title is stored as when it is not the payload itself.
 STORED_TITLES = {"controls": "abc[31mde\u202ef\u2028g"}
 # The htmx elements the site's own templates write: (tag, its hx-* attributes). Any other

@@ -16,9 +16,9 @@ from microsite.models import PUBLISHED, Article, Category, MaskedWord, Tag
 from microsite.sanitize import clean_html
 from microsite.site import save_settings
 from microsite.text import local_now
-from tests.conftest import ADMIN_PASSWORD
-from tests.test_admin_helpers import make_user
-from tests.test_hostile_admin import PAYLOADS
+from tests.support.app import ADMIN_PASSWORD
+from tests.support.factories import make_user
+from tests.support.payloads import PAYLOADS
 
 pytestmark = pytest.mark.browser
 

@@ -6,9 +6,8 @@ from hypothesis import strategies as st
 
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article, Tag
-
-from .conftest import soup
-from .test_admin_helpers import sign_in
+from tests.support.app import soup
+from tests.support.forms import sign_in
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'><svg/onload=alert(3)>"
 

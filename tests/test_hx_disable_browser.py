@@ -20,8 +20,8 @@ from microsite.models import PUBLISHED, Article, Revision, User
 from microsite.models import Page as SitePage
 from microsite.site import save_settings
 from microsite.text import local_now
-from tests.browser_helpers import sign_in_page
-from tests.test_admin_helpers import make_user
+from tests.support.browser import sign_in_page
+from tests.support.factories import make_user
 
 pytestmark = pytest.mark.browser
 

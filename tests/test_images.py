@@ -16,21 +16,15 @@ from microsite.extensions import db
 from microsite.models import Article
 from microsite.models import Image as ImageRecord
 from microsite.sanitize import clean_html, images_missing_alt, strips_markup
-from tests.conftest import FreshContextClient, make_app, soup
-from tests.test_admin_helpers import csrf_token_of, make_user, sign_in
+from tests.support.app import FreshContextClient, make_app, soup
+from tests.support.factories import make_user, picture
+from tests.support.forms import csrf_token_of, sign_in
 
 ALT = "社区工作人员在核酸检测点引导居民排队"
 NAME = "0123456789abcdef0123456789abcdef.png"
 
 
 # --- making pictures -----------------------------------------------------------------------
-
-
-def picture(format: str = "PNG", size=(64, 48), mode="RGB", **save) -> bytes:
-    image = Image.new(mode, size, (200, 30, 30) if mode == "RGB" else 128)
-    buffer = io.BytesIO()
-    image.save(buffer, format=format, **save)
-    return buffer.getvalue()
 
 
 def gps_exif(orientation: int | None = None) -> Image.Exif:
@@ -50,11 +44,9 @@ def gps_exif(orientation: int | None = None) -> Image.Exif:
 
 
 @pytest.fixture
-def desk(client, app):
+def desk(sign_in_as):
     """A client signed in as an editor (editors may upload: pictures belong to articles)."""
-    make_user(role="editor")
-    sign_in(client)
-    return client
+    return sign_in_as("editor")
 
 
 def upload(client, data: bytes, filename="photo.jpg", alt=ALT, mimetype="image/jpeg", **kw):

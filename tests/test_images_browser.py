@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
-from PIL import Image
 from playwright.sync_api import Page, expect
 
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article, Category
 from microsite.text import local_now
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import gradient_png, make_user
 
 pytestmark = pytest.mark.browser
 
 ALT = "社区工作人员在核酸检测点引导居民排队"
-
-
-def png(size=(1200, 400)) -> bytes:
-    buffer = io.BytesIO()
-    Image.linear_gradient("L").resize(size).convert("RGB").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -66,7 +58,8 @@ def test_editor_uploads_an_image_with_alt_text_that_shows_in_the_article(page: P
     expect(page.get_by_label("图片说明（替代文字）")).to_have_value(ALT)
 
     page.set_input_files(
-        "#image-file", files=[{"name": "现场.png", "mimeType": "image/png", "buffer": png()}]
+        "#image-file",
+        files=[{"name": "现场.png", "mimeType": "image/png", "buffer": gradient_png((1200, 400))}],
     )
     page.get_by_role("button", name="上传图片").click()
     expect(page.locator(".image-result")).to_contain_text("图片已上传（1200 × 400")
@@ -111,7 +104,8 @@ def test_a_file_over_the_limit_is_refused_before_it_is_sent(page: Page, site, li
     sent.clear()
     page.goto(f"{base}/admin/articles/{article_id}/edit")
     page.set_input_files(
-        "#image-file", files=[{"name": "big.png", "mimeType": "image/png", "buffer": png()}]
+        "#image-file",
+        files=[{"name": "big.png", "mimeType": "image/png", "buffer": gradient_png((1200, 400))}],
     )
     page.get_by_label("图片说明（替代文字）").fill(ALT)
     page.get_by_role("button", name="上传图片").click()

@@ -9,16 +9,7 @@ from microsite.extensions import db
 from microsite.importer import PageFormatError, parse_page, store_page
 from microsite.models import CLEARED, PUBLISHED, Article, RelatedLink, Setting, Tag, User
 from microsite.site import site_settings
-
-from .conftest import SEED_TEXT, SEED_TITLE
-
-CLEARED_IN_SEED = {
-    18: "2022-09-09 11:48:22",
-    56: "2023-05-13 23:42:41",
-    58: "2022-09-09 11:48:22",
-    95: "2023-05-15 02:38:23",
-    99: "2022-09-09 12:00:48",
-}
+from tests.support.app import CLEARED_IN_SEED, SEED_TEXT, SEED_TITLE
 
 
 def related_targets(article):

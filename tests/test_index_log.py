@@ -14,10 +14,9 @@ from microsite.extensions import db
 from microsite.models import DRAFT, PRUNED_MARK, IndexChange, IndexHost
 from microsite.search import index, sync
 from microsite.text import local_now
+from tests.support.factories import add_article
+from tests.support.search import hit_ids, results
 
-from .search_helpers import add_article, hit_ids, results
-
-pytest_plugins = ["tests.search_fixtures"]
 # The change log exists for the Whoosh backend (one index per host); PostgreSQL search, the
 # default on PostgreSQL, writes its words with the article instead.
 pytestmark = pytest.mark.usefixtures("on_whoosh")

@@ -3,13 +3,12 @@
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from microsite import listings
 from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, Category, Tag
-
-from .conftest import soup
+from tests.support.app import soup
+from tests.support.sql import statements
 
 
 @pytest.fixture
@@ -125,20 +124,6 @@ def test_related_list_stops_at_100(app, client):
     assert len(listings.related_ids(article, 100)) == 100
     assert values(client.get(f"/articles/{article.id}/related?page=10"))[-1] == 100
     assert client.get(f"/articles/{article.id}/related?page=11").status_code == 404
-
-
-def statements(app, fn):
-    seen = []
-
-    def record(conn, cursor, statement, parameters, *args):
-        seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    return seen
 
 
 def test_later_pages_use_the_cursor_not_offset(app, client, many):

@@ -9,8 +9,8 @@ from microsite import search
 from microsite.extensions import db
 from microsite.models import Article
 from microsite.text import mask, mask_html
-from tests.conftest import soup
-from tests.test_admin_helpers import sign_in
+from tests.support.app import soup
+from tests.support.forms import sign_in
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,8 +29,8 @@ from microsite import create_app, jobs, search
 from microsite.extensions import db
 from microsite.models import IndexChange, User
 from microsite.search import index
-
-from .conftest import ADMIN_PASSWORD, make_app
+from tests.support.app import ADMIN_PASSWORD, make_app
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 # A host in its own process: a new host builds its index from the database, then its worker's
@@ -142,15 +140,6 @@ def newest_change(app: Flask) -> int:
     return in_app(app, lambda: db.session.scalar(select(func.max(IndexChange.id))) or 0)
 
 
-def wait_until(condition, seconds: float) -> float:
-    """Seconds it took condition() to hold; fails the test past `seconds`."""
-    began = time.monotonic()
-    while not condition():
-        assert time.monotonic() - began < seconds, f"not within {seconds} s"
-        time.sleep(0.02)
-    return time.monotonic() - began
-
-
 def publish(client, title: str, body: str) -> int:
     form = {"title": title, "body": body, "category": "多主机", "tags": "", "status": "published"}
     response = client.post("/admin/articles/new", data=form)
@@ -209,7 +198,9 @@ def test_published_on_one_host_is_found_on_the_other_and_cleared_everywhere(host
     top = newest_change(a)
     b_home = Path(b.config["SEARCH_INDEX_DIR"])
     # B's worker applies the entry without any search asking for it...
-    took = wait_until(lambda: index.read_applied(index.live_dir(b_home)) >= top, PATIENCE)
+    began = time.monotonic()
+    wait_until(lambda: index.read_applied(index.live_dir(b_home)) >= top, PATIENCE)
+    took = time.monotonic() - began
     print(f"B's worker applied A's change after {took:.3f} s")
     # ...and B's search finds it.
     assert hit_ids(on_b.get("/search?q=hq9").get_data(as_text=True)) == [article]
@@ -254,7 +245,9 @@ def test_a_killed_host_catches_up_when_restarted(hosts, tmp_path):
 
     c.start()  # the same index directory: no rebuild, its worker follows the log from there
     assert c.request("/healthz")[0] == 200
-    took = wait_until(lambda: index.read_applied(c.live_index) >= top, PATIENCE)
+    began = time.monotonic()
+    wait_until(lambda: index.read_applied(c.live_index) >= top, PATIENCE)
+    took = time.monotonic() - began
     print(f"restarted host applied what it missed {took:.3f} s after it answered")
     health = json.loads(c.request("/healthz")[1])
     assert health["search"]["in_sync"] is True
@@ -263,43 +256,6 @@ def test_a_killed_host_catches_up_when_restarted(hosts, tmp_path):
 
 
 # --- shared sign-in throttle -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def redis_uri(tmp_path):
-    """A throwaway redis-server on a spare loopback port (Debian's `redis-server` package)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    pytest.importorskip("redis", reason="the redis extra is not installed: pip install .[redis]")
-    port = free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-
-        def answers() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    return s.recv(16).startswith(b"+PONG")
-            except OSError:
-                return False
-
-        wait_until(answers, PATIENCE)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def two_hosts(tmp_path, storage: str) -> tuple[Host, Host]:

@@ -16,11 +16,10 @@ from microsite.models import CLEARED, Article, MaskedWord, User
 from microsite.site import save_settings
 from microsite.text import local_now
 from microsite.views import public
-
-from .conftest import soup
-from .search_helpers import add_article
-from .test_admin_helpers import make_user, sign_in
-from .test_listings import statements
+from tests.support.app import soup
+from tests.support.factories import add_article, make_user
+from tests.support.forms import sign_in
+from tests.support.sql import statements
 
 HX = {"HX-Request": "true"}
 

@@ -15,14 +15,9 @@ from microsite import images, picture_library
 from microsite.extensions import db
 from microsite.models import PUBLISHED, Article, Category, Image, MaskedWord, Revision
 from microsite.text import local_now
-from tests.conftest import soup
-from tests.test_admin_helpers import make_user, sign_in
-
-
-def png(size=(300, 150)) -> bytes:
-    buffer = io.BytesIO()
-    PILImage.linear_gradient("L").resize(size).convert("RGB").save(buffer, "PNG")
-    return buffer.getvalue()
+from tests.support.app import soup
+from tests.support.factories import gradient_png, make_user
+from tests.support.forms import sign_in
 
 
 @pytest.fixture
@@ -37,7 +32,7 @@ def client_in(client, writer):
 
 
 def upload(alt: str, user=None) -> Image:
-    return images.store(png(), alt, user.id if user else None)
+    return images.store(gradient_png((300, 150)), alt, user.id if user else None)
 
 
 def article_showing(image: Image, title: str = "用图的文章") -> Article:
@@ -170,7 +165,7 @@ def test_pruning_removes_old_unused_uploads_and_keeps_the_rest(app, writer, runn
     old_unused.created_at = old_used.created_at = long_ago
     db.session.commit()
     stray = images.upload_dir() / images.random_name("png")
-    stray.write_bytes(png())
+    stray.write_bytes(gradient_png((300, 150)))
     os.utime(stray, (time.time() - 40 * 86400,) * 2)
     names = {old_unused.name, old_used.name, young_unused.name}
     gone = old_unused.name
@@ -193,7 +188,7 @@ def test_an_editor_reaches_the_library_from_the_admin_menu(client_in):
 
 
 def test_thumbnails_are_small_copies_and_go_with_their_picture(client_in, writer):
-    image = images.store(png((1600, 800)), "大图", writer.id)
+    image = images.store(gradient_png((1600, 800)), "大图", writer.id)
     page = soup(client_in.get("/admin/images"))
     thumb = page.select_one(".library__item img")
     assert (thumb["width"], thumb["height"]) == ("160", "80")

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image as PILImage
 from playwright.sync_api import Page, expect
 
 from microsite import images
 from microsite.extensions import db
 from microsite.models import Article
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
-from tests.test_standards_browser import axe_violations, nu_errors_in, save_page
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import gradient_png, make_user
+from tests.support.standards import axe_violations, nu_errors_in, save_page
 
 pytestmark = pytest.mark.browser
 
@@ -21,18 +18,12 @@ ALT = "骑手在雨中送餐"
 TITLE = "雨天送餐的骑手"
 
 
-def png() -> bytes:
-    buffer = io.BytesIO()
-    PILImage.linear_gradient("L").resize((640, 320)).convert("RGB").save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def site(live_app, live_server):
     with live_app.app_context():
         writer = make_user("writer", display_name="记者", role="editor")
-        images.store(png(), "社区工作人员在核酸检测点", writer.id)
-        picture = images.store(png(), ALT, writer.id)
+        images.store(gradient_png((640, 320)), "社区工作人员在核酸检测点", writer.id)
+        picture = images.store(gradient_png((640, 320)), ALT, writer.id)
         name = picture.name
         db.session.remove()
     return live_server.url, name

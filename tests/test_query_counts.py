@@ -20,7 +20,6 @@ from microsite import counting
 from microsite.extensions import db
 from microsite.models import CLEARED, PUBLISHED, Article, Category, Tag, User
 
-pytest_plugins = ["tests.search_fixtures"]
 # As before PostgreSQL search: related lists from the fallbacks alone (no Whoosh index is
 # built here). With PostgreSQL search ranking them, which rows land on the related list's
 # page 2 changes with the corpus (at 12 articles a cleared one, which renders no title and

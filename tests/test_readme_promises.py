@@ -22,9 +22,10 @@ import pytest
 from microsite import search
 from microsite.extensions import db
 from microsite.models import Article, Tag
-from tests.conftest import POSTGRES, make_app, soup
-from tests.search_helpers import add_article, hit_ids, results
-from tests.test_admin_helpers import make_user, post_form, sign_in
+from tests.support.app import POSTGRES, make_app, soup
+from tests.support.factories import add_article, make_user
+from tests.support.forms import post_form, sign_in
+from tests.support.search import hit_ids, results
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="SQLite's journal and locking")

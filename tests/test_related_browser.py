@@ -6,9 +6,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from microsite.models import Article
-
-from .conftest import SEED_TITLE
-from .test_importer import CLEARED_IN_SEED
+from tests.support.app import CLEARED_IN_SEED, SEED_TITLE
+from tests.support.browser import watch_problems
 
 pytestmark = pytest.mark.browser
 
@@ -36,9 +35,7 @@ def load_more(page: Page, times: int) -> None:
 
 
 def test_nine_clicks_load_all_100_in_order(page: Page, article_url):
-    problems = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    problems = watch_problems(page, ignore_failed_loads=False)
     page.goto(article_url)
     expect(page.locator(".related li.headline")).to_have_count(10)
     load_more(page, 9)

@@ -12,21 +12,15 @@ from microsite.config import load_config
 from microsite.extensions import db
 from microsite.models import CLEARED, PUBLISHED, Article, Revision
 from microsite.views.admin import revisions as revision_views
-from tests.conftest import soup
-from tests.search_helpers import hit_ids, results
-from tests.test_admin_articles import create, form_fields
-from tests.test_admin_helpers import make_user, sign_in
+from tests.support.app import soup
+from tests.support.articles import create, form_fields
+from tests.support.factories import make_user
+from tests.support.forms import sign_in
+from tests.support.search import hit_ids, results
 
 OLD_BODY = "公司大量使用劳务派遣人员，引发争议。\n第二段保持不变。"
 NEW_BODY = "公司大量滥用临时用工人员，引发争议。\n第二段保持不变。"
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
-
-
-@pytest.fixture
-def desk(client, admin_user):
-    """A client signed in as the admin."""
-    sign_in(client)
-    return client
 
 
 def edit(client, article: Article, **changes):

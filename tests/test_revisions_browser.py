@@ -10,10 +10,10 @@ from sqlalchemy import select
 from microsite import revisions
 from microsite.extensions import db
 from microsite.models import Article, Revision
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.conftest import ADMIN_PASSWORD, SEED_TITLE
-from tests.test_admin_helpers import make_user
-from tests.test_standards_browser import axe_violations, horizontal_overflow, nu_errors
+from tests.support.app import ADMIN_PASSWORD, SEED_TITLE
+from tests.support.browser import sign_in_page, watch_problems
+from tests.support.factories import make_user
+from tests.support.standards import axe_violations, horizontal_overflow, nu_errors
 
 pytestmark = pytest.mark.browser
 

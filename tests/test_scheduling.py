@@ -20,11 +20,10 @@ from microsite import create_app, queue, scheduling, search, text
 from microsite.extensions import db
 from microsite.models import DRAFT, PUBLISHED, SCHEDULED, Article, IndexChange
 from microsite.text import local_now
-from tests.conftest import POSTGRES, soup
-from tests.search_helpers import hit_ids, results
-from tests.test_admin_helpers import sign_in
+from tests.support.app import POSTGRES, soup
+from tests.support.forms import sign_in
+from tests.support.search import hit_ids, results
 
-pytest_plugins = ["tests.search_fixtures"]
 # These count change-log rows, which only the Whoosh backend writes; scheduled publishing with
 # PostgreSQL search is in test_search_postgres.py.
 pytestmark = pytest.mark.usefixtures("on_whoosh")
@@ -53,11 +52,10 @@ def clock(app, monkeypatch):
 
 
 @pytest.fixture
-def desk(client, admin_user, seeded):
+def desk(desk, seeded):
     """A signed-in admin on a site with the seed imported and indexed."""
     search.rebuild()
-    sign_in(client)
-    return client
+    return desk
 
 
 @pytest.fixture

@@ -14,31 +14,20 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from microsite import queue, text
-from microsite.extensions import db
 from microsite.scheduling import when_text
 from microsite.text import local_now
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
+from tests.support.browser import sign_in_page, watch_problems
 
 pytestmark = pytest.mark.browser
 
 TITLE = "一分钟后发表的灵活用工新规"
 
 
-@pytest.fixture
-def site(live_app, live_server):
-    """The live server (CSRF on, seed imported) with an editor (articles only) who can sign in."""
-    with live_app.app_context():
-        make_user(username="writer", display_name="记者", role="editor")
-        db.session.remove()
-    return live_server.url
-
-
 def test_an_editor_schedules_an_article_and_it_appears_after_its_minute(
-    page: Page, site, live_app, monkeypatch
+    page: Page, editor_site, live_app, monkeypatch
 ):
     problems = watch_problems(page, ignore_failed_loads=False)
-    sign_in_page(page, site, "writer")
+    sign_in_page(page, editor_site, "writer")
     expect(page.locator("h1")).to_have_text("文章管理")
 
     page.locator(".admin-nav").get_by_role("link", name="写文章").click()
@@ -55,12 +44,12 @@ def test_an_editor_schedules_an_article_and_it_appears_after_its_minute(
     article_id = int(re.search(r"/admin/articles/(\d+)/edit", page.url).group(1))
     expect(page.locator("#schedule-notice")).to_contain_text(f"{when:%H:%M:%S}")
 
-    page.goto(f"{site}/admin/?status=scheduled")
+    page.goto(f"{editor_site}/admin/?status=scheduled")
     row = page.locator(f"#article-{article_id}")
     expect(row.locator(".status")).to_have_text("定时发表")
     expect(row).to_contain_text(f"将于 {when:%Y-%m-%d %H:%M:%S} 发表")
 
-    page.goto(f"{site}/")
+    page.goto(f"{editor_site}/")
     headlines = page.locator("ol.headlines li.headline")
     expect(headlines.first).to_be_visible()
     expect(headlines.filter(has_text=TITLE)).to_have_count(0)

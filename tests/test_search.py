@@ -13,10 +13,8 @@ from microsite.extensions import db
 from microsite.listings import ranked_related_ids
 from microsite.models import CLEARED, DRAFT, MaskedWord
 from microsite.text import local_now
-
-from .search_helpers import add_article, hit_ids, marks, results, whoosh_only
-
-pytest_plugins = ["tests.search_fixtures"]
+from tests.support.factories import add_article
+from tests.support.search import hit_ids, marks, results, whoosh_only
 
 
 @pytest.mark.parametrize("word", ["疫情防控", "网格员", "核酸检测", "栗艳萍", "张青梅"])

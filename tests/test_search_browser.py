@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from microsite import search
+from tests.support.browser import watch_problems
 
 pytestmark = pytest.mark.browser
 
@@ -21,13 +22,6 @@ def site(live_server, live_app):
     return live_server.url
 
 
-def watch_errors(page: Page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    return problems
-
-
 def type_query(page: Page, text: str) -> None:
     box = page.locator("#site-search")
     box.fill("")
@@ -35,7 +29,7 @@ def type_query(page: Page, text: str) -> None:
 
 
 def test_typing_searches_without_a_page_load_and_back_restores(page: Page, site):
-    problems = watch_errors(page)
+    problems = watch_problems(page, ignore_failed_loads=False)
     page.goto(f"{site}/")
     # A full page load would lose this flag; htmx swaps keep it.
     page.evaluate("window.stillTheSamePage = true")
@@ -64,7 +58,7 @@ def test_typing_searches_without_a_page_load_and_back_restores(page: Page, site)
 
 
 def test_results_page_opens_whole_and_loads_more_in_place(page: Page, site):
-    problems = watch_errors(page)
+    problems = watch_problems(page, ignore_failed_loads=False)
     page.goto(f"{site}/search?q={quote('社区')}")
     expect(page.locator("h1")).to_have_text("搜索：社区")
     hits = page.locator("li.search-hit")

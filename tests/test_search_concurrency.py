@@ -7,10 +7,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 from microsite import create_app, search
 from microsite.models import Article
+from tests.support.search import write_and_read
 
-from .search_helpers import write_and_read
-
-pytest_plugins = ["tests.search_fixtures"]
 PER_PROCESS = 12
 
 

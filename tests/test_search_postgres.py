@@ -17,12 +17,11 @@ from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, Article
 from microsite.search.backends.postgres import tsquery_text, vector_text
 from microsite.search.query import parse
-
-from .conftest import make_app
-from .search_helpers import BACKEND, add_article, hit_ids, results
+from tests.support.app import make_app
+from tests.support.factories import add_article
+from tests.support.search import BACKEND, hit_ids, results
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL search backend")
-pytest_plugins = ["tests.search_fixtures"]
 
 
 def in_app(app, work):

@@ -11,10 +11,7 @@ from hypothesis import strategies as st
 
 from microsite.search import analyzer, query
 from microsite.search.index import make_schema
-
-from .search_helpers import results
-
-pytest_plugins = ["tests.search_fixtures"]
+from tests.support.search import results
 
 SAMPLE = "“社區防控”工作，ＡＢＣ-123 做了核酸檢測…栗艳萍说：好！"
 

@@ -19,10 +19,8 @@ from microsite.extensions import db
 from microsite.models import PUBLISHED, Article
 from microsite.search.analyzer import words
 from microsite.text import plain_text
-
-from .search_helpers import BACKEND, add_article, hit_ids, results
-
-pytest_plugins = ["tests.search_fixtures"]
+from tests.support.factories import add_article
+from tests.support.search import BACKEND, hit_ids, results
 
 VOCABULARY = [
     "信息",

@@ -10,8 +10,9 @@ import re
 from microsite.extensions import db
 from microsite.models import User
 from microsite.text import local_now
-from tests.conftest import ADMIN_PASSWORD, make_app
-from tests.test_admin_helpers import make_user, sign_in
+from tests.support.app import ADMIN_PASSWORD, make_app
+from tests.support.factories import make_user
+from tests.support.forms import sign_in
 
 
 def _app(tmp_path, **overrides):

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 
 from microsite.extensions import db
-from tests.conftest import make_app
-from tests.test_admin_helpers import make_user, sign_in
-from tests.test_multihost import redis_uri  # noqa: F401 (the fixture)
+from tests.support.app import make_app
+from tests.support.factories import make_user
+from tests.support.forms import sign_in
 
 
 @pytest.fixture
-def redis_app(tmp_path, redis_uri):  # noqa: F811
+def redis_app(tmp_path, redis_uri):
     app = make_app(tmp_path, RATELIMIT_STORAGE_URI=redis_uri, WTF_CSRF_ENABLED=False)
     with app.app_context():
         make_user()
@@ -25,7 +25,7 @@ def _at(address: str) -> dict:
     return {"environ_base": {"REMOTE_ADDR": address}}
 
 
-def test_redis_store_limits_an_address_and_slows_a_username(redis_app, redis_uri):  # noqa: F811
+def test_redis_store_limits_an_address_and_slows_a_username(redis_app, redis_uri):
     client = redis_app.test_client()
     owner = _at("10.5.0.1")
     assert sign_in(client, **owner).status_code == 302

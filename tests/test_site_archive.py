@@ -16,9 +16,8 @@ from microsite import revisions
 from microsite.extensions import db
 from microsite.models import Article, MaskedWord, Revision, User
 from microsite.site import save_settings
-
-from .conftest import ADMIN_PASSWORD, make_app
-from .support.snapshot import differences, public_urls, related_sets, snapshot
+from tests.support.app import ADMIN_PASSWORD, make_app
+from tests.support.snapshot import differences, public_urls, related_sets, snapshot
 
 WXR = Path(__file__).parent / "fixtures" / "wordpress" / "export.xml"
 

@@ -16,8 +16,7 @@ from microsite.extensions import db
 from microsite.importer import parse_page, store_page
 from microsite.models import Article
 from microsite.origin import parse_origin, trusted_hosts
-
-from .conftest import SEED_TEXT, LiveServer, make_app, soup
+from tests.support.app import SEED_TEXT, LiveServer, make_app, soup
 
 EVIL = "http://evil.example"
 SITE = "https://news.example.cn"

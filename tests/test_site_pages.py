@@ -11,8 +11,7 @@ from microsite import counting
 from microsite.counting import view_counter
 from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, MaskedWord, Page, ViewMark
-
-from .conftest import SEED_TITLE, soup
+from tests.support.app import SEED_TITLE, soup
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -20,8 +20,7 @@ from microsite.extensions import db
 from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category, Tag
 from microsite.site import save_settings
 from microsite.text import local_now
-
-from .conftest import POSTGRES, soup
+from tests.support.app import POSTGRES, soup
 
 SECRET_CATEGORY, SECRET_SLUG, SECRET_TAG = "并购预告", "merger-plans", "裁员名单"
 CLEARED_CATEGORY, CLEARED_SLUG, CLEARED_TAG = "撤稿专题", "withdrawn", "撤稿关键词"

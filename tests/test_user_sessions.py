@@ -15,8 +15,9 @@ from sqlalchemy import select
 from microsite import text
 from microsite.extensions import db
 from microsite.models import Article, User, UserSession
-from tests.conftest import ADMIN_PASSWORD, make_app, soup
-from tests.test_admin_helpers import csrf_token_of, make_user, post_form, sign_in
+from tests.support.app import ADMIN_PASSWORD, make_app, soup
+from tests.support.factories import make_user
+from tests.support.forms import csrf_token_of, post_form, sign_in
 
 CHROME_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -6,19 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
-from microsite.extensions import db
-from tests.browser_helpers import sign_in_page, watch_problems
-from tests.test_admin_helpers import make_user
+from tests.support.browser import sign_in_page, watch_problems
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def site(live_app, live_server):
-    with live_app.app_context():
-        make_user()
-        db.session.remove()
-    return live_server.url
 
 
 def _replayed(browser: Browser, cookies: list, url: str):
@@ -30,20 +20,20 @@ def _replayed(browser: Browser, cookies: list, url: str):
     return context, page
 
 
-def test_a_cookie_copied_before_sign_out_opens_the_login_page(browser: Browser, site):
+def test_a_cookie_copied_before_sign_out_opens_the_login_page(browser: Browser, admin_site):
     owner = browser.new_context()
-    page = sign_in_page(owner.new_page(), site, "editor")
+    page = sign_in_page(owner.new_page(), admin_site, "editor")
     problems = watch_problems(page)
     copied = owner.cookies()
     assert any(cookie["name"] == "session" for cookie in copied)
 
-    thief, stolen = _replayed(browser, copied, f"{site}/admin/")
+    thief, stolen = _replayed(browser, copied, f"{admin_site}/admin/")
     expect(stolen.locator(".admin-nav")).to_be_visible()  # the copy works while signed in
 
     page.get_by_role("button", name="退出").click()
     expect(page.locator(".flash")).to_have_text("您已安全退出。")
-    stolen.goto(f"{site}/admin/")
-    expect(stolen).to_have_url(f"{site}/admin/login?next=/admin/")
+    stolen.goto(f"{admin_site}/admin/")
+    expect(stolen).to_have_url(f"{admin_site}/admin/login?next=/admin/")
     expect(stolen.get_by_role("button", name="登录")).to_be_visible()
     expect(stolen.locator(".admin-nav")).to_have_count(0)
     assert problems == []
@@ -51,11 +41,11 @@ def test_a_cookie_copied_before_sign_out_opens_the_login_page(browser: Browser, 
     owner.close()
 
 
-def test_ending_another_browsers_session_from_the_sessions_page(browser: Browser, site):
+def test_ending_another_browsers_session_from_the_sessions_page(browser: Browser, admin_site):
     laptop = browser.new_context()
     phone = browser.new_context()
-    mine = sign_in_page(laptop.new_page(), site, "editor")
-    theirs = sign_in_page(phone.new_page(), site, "editor")
+    mine = sign_in_page(laptop.new_page(), admin_site, "editor")
+    theirs = sign_in_page(phone.new_page(), admin_site, "editor")
 
     mine.get_by_role("link", name="登录设备").click()
     rows = mine.locator(".sessions-table tbody tr")
@@ -66,7 +56,7 @@ def test_ending_another_browsers_session_from_the_sessions_page(browser: Browser
     expect(mine.locator(".flash")).to_have_text("已结束其他 1 个会话。")
     expect(rows).to_have_count(1)
 
-    theirs.goto(f"{site}/admin/")
-    expect(theirs).to_have_url(f"{site}/admin/login?next=/admin/")
+    theirs.goto(f"{admin_site}/admin/")
+    expect(theirs).to_have_url(f"{admin_site}/admin/login?next=/admin/")
     phone.close()
     laptop.close()

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from microsite.extensions import db
 from microsite.models import User
 from microsite.views.admin import editor_may_open
-from tests.conftest import ADMIN_PASSWORD, soup
-from tests.test_admin_helpers import make_user, sign_in
+from tests.support.app import ADMIN_PASSWORD, soup
+from tests.support.factories import make_user
+from tests.support.forms import sign_in
 
 NEW_PASSWORD = "a new secret 42"
 # Views of the article desk every editor needs (others may be added: revisions, images …).

@@ -14,8 +14,7 @@ from microsite.extensions import db
 from microsite.models import Article, Category, Page, Redirect, User
 from microsite.models import Image as ImageRecord
 from microsite.transfer import wordpress
-
-from .conftest import soup
+from tests.support.app import soup
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wordpress" / "export.xml"
 

@@ -8,7 +8,6 @@ import http.cookiejar
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,12 +28,12 @@ from microsite.importer import parse_page, store_page
 from microsite.models import PUBLISHED, SCHEDULED, Article, Image, Page, Revision, ViewMark
 from microsite.search import index
 from microsite.text import local_now
-from tests.conftest import ADMIN_PASSWORD, SEED_TEXT, make_app
-from tests.queue_helpers import QueueRunner, queued_config
-from tests.search_helpers import add_article
-from tests.test_admin_helpers import make_user, sign_in
-from tests.test_listings import statements
-from tests.test_multihost import redis_uri  # noqa: F401 (a fixture)
+from tests.support.app import ADMIN_PASSWORD, SEED_TEXT, free_port, make_app
+from tests.support.factories import add_article, make_user
+from tests.support.forms import sign_in
+from tests.support.queue import QueueRunner, queued_config
+from tests.support.sql import statements
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -47,17 +46,6 @@ VIEW_RECORD = re.compile(
     r" ON CONFLICT DO NOTHING"
 )
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-
-
-def wait_until(condition, seconds: float, what: str):
-    """condition()'s first true value, polled until a deadline; fails the test past it."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
-        time.sleep(0.1)
 
 
 # --- readers write nothing -----------------------------------------------------------------
@@ -278,12 +266,6 @@ def test_a_due_article_goes_live_with_no_reader_visiting(site, tmp_path):
     assert code == 0, (tmp_path / "worker.log").read_text()[-3000:]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Browser:
     """Cookies and forms over plain HTTP, enough to sign in and press a dashboard button."""
 
@@ -403,7 +385,7 @@ def soup_text(html: str, selector: str) -> str:
 
 def test_with_redis_a_rebuild_started_on_one_host_runs_on_anothers_worker(
     tmp_path,
-    redis_uri,  # noqa: F811 (the fixture imported above)
+    redis_uri,
 ):
     """One queue for every host: host X's dashboard starts a rebuild, host Y's worker takes
     it, and X's dashboard shows Y's progress and result from the shared queue storage."""

@@ -1,4 +1,4 @@
-"""Helpers for the search tests: reading result pages, adding articles, a child process."""
+"""Helpers for the search tests: the backend in use, reading result pages, a child process."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from bs4 import BeautifulSoup
 
 from microsite import create_app, search
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article
 from microsite.search import backends
-from microsite.text import local_now
-
-from .conftest import POSTGRES
+from tests.support.app import POSTGRES
+from tests.support.factories import add_article
 
 # The backend the test apps get: PostgreSQL search under scripts/with-postgres, unless
 # MICROSITE_SEARCH_BACKEND=whoosh runs Whoosh on PostgreSQL.
@@ -42,19 +40,6 @@ def hit_ids(page: BeautifulSoup) -> list[int]:
 
 def marks(element) -> list[str]:
     return [mark.get_text() for mark in element.select("mark")]
-
-
-def add_article(title: str, body: str, status: str = PUBLISHED, **fields) -> Article:
-    article = Article(
-        title=title,
-        body=body,
-        status=status,
-        published_at=fields.pop("published_at", local_now()),
-        **fields,
-    )
-    db.session.add(article)
-    db.session.commit()
-    return article
 
 
 def write_and_read(config: dict, tag: str, count: int, start_at: float) -> tuple:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from tests.test_admin_helpers import ADMIN_PASSWORD
+from tests.support.app import ADMIN_PASSWORD
 
 
 def watch_problems(page: Page, ignore_failed_loads: bool = True) -> list[str]:
