@@ -15,8 +15,7 @@ from microsite.related import encode
 from microsite.site import save_settings
 from microsite.text import local_now
 from microsite.views import public
-
-from .search_helpers import add_article
+from tests.support.factories import add_article
 
 HX = {"HX-Request": "true"}
 

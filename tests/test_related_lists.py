@@ -13,9 +13,8 @@ from microsite.models import RelatedList
 from microsite.search import backends
 from microsite.search.index import SearchUnavailable
 from microsite.text import local_now
-
-from .conftest import soup
-from .search_helpers import add_article
+from tests.support.app import soup
+from tests.support.factories import add_article
 
 
 @pytest.fixture
