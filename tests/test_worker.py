@@ -189,6 +189,9 @@ def process_env(tmp_path: Path, database: str, **extra) -> dict:
         "MICROSITE_PAGE_CACHE_DIR": str(tmp_path / "cache"),
         "MICROSITE_UPLOAD_DIR": str(tmp_path / "uploads"),
         "MICROSITE_INDEX_FOLLOW_SECONDS": "0.2",
+        # The worker's per-host index duties are Whoosh's; PostgreSQL search is written with
+        # each commit and needs no worker (tests/test_search_postgres.py).
+        "MICROSITE_SEARCH_BACKEND": "whoosh",
         **extra,
     }
 
@@ -218,8 +221,8 @@ def stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> int:
 
 @pytest.fixture
 def site(tmp_path):
-    """A database with the seed, an admin and an index, and the app to read it with."""
-    app = make_app(tmp_path, **queued_config(tmp_path))
+    """A database with the seed, an admin and a Whoosh index, and the app to read it with."""
+    app = make_app(tmp_path, SEARCH_BACKEND="whoosh", **queued_config(tmp_path))
     with app.app_context():
         store_page(parse_page(SEED_TEXT))
         make_user()
@@ -389,11 +392,14 @@ def test_with_redis_a_rebuild_started_on_one_host_runs_on_anothers_worker(
 ):
     """One queue for every host: host X's dashboard starts a rebuild, host Y's worker takes
     it, and X's dashboard shows Y's progress and result from the shared queue storage."""
-    x = make_app(tmp_path / "x", WTF_CSRF_ENABLED=False, JOBS_URL=redis_uri)
+    x = make_app(
+        tmp_path / "x", WTF_CSRF_ENABLED=False, JOBS_URL=redis_uri, SEARCH_BACKEND="whoosh"
+    )
     database = x.config["SQLALCHEMY_DATABASE_URI"]
     y = make_app(
         tmp_path / "y",
         JOBS_URL=redis_uri,
+        SEARCH_BACKEND="whoosh",
         SQLALCHEMY_DATABASE_URI=database,
         SEARCH_INDEX_DIR=str(tmp_path / "y-index"),
     )
