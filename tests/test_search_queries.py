@@ -67,6 +67,8 @@ def test_any_text_keeps_length_and_offsets(text):
 def test_the_analyzer_pickles_with_the_schema():
     schema = pickle.loads(pickle.dumps(make_schema()))
     assert list(schema["body"].process_text("社區工作")) == ["社区", "工作"]
+    # The pair field pairs words across a stop word, as the word field's positions do.
+    assert list(schema["body_pairs"].process_text("社區的工作很細")) == ["社区 工作", "工作 细"]
 
 
 @pytest.mark.parametrize(
