@@ -35,6 +35,7 @@ from whoosh.index import LockError
 from whoosh.writing import IndexWriter
 
 from .analyzer import ChineseAnalyzer, PairAnalyzer
+from .codec import InliningCodec
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +323,7 @@ def build(
         fresh.mkdir()
         try:
             ix = whoosh_index.create_in(str(fresh), make_schema())
-            options = {"limitmb": 256}
+            options = {"limitmb": 256, "codec": InliningCodec()}
             if procs > 1:
                 options.update(procs=procs, multisegment=True)
             writer = ix.writer(**options)
