@@ -2,7 +2,8 @@
 
     python -m bench                 everything (what `make bench` runs), table to bench/RESULTS.md
     python -m bench --quick         1,000 articles for search/HTTP, 10,000 for listings; no write
-    python -m bench --only search   just some sections: reindex, search, http, listing
+    python -m bench --only search   just some sections: reindex, search, search-scale, http,
+                                    listing (search-scale: issue 16's Whoosh budgets by kind)
 
 Every figure is printed with a baseline measured in the same run on the same machine: these
 machines are shared and noisy, so absolute numbers drift and ratios hold.
@@ -27,7 +28,7 @@ from pathlib import Path
 from . import BENCH_DIR, CACHE_DIR, corpus, http, listing, queries, reindex, report, search
 from .report import Row, ms, seconds
 
-SECTIONS = ("reindex", "search", "http", "listing")
+SECTIONS = ("reindex", "search", "search-scale", "http", "listing")
 # Paths per HTTP target: enough distinct articles that no single row stays hot.
 HTTP_ARTICLES = 500
 
@@ -80,6 +81,9 @@ class Run:
         self.queries = queries.make_queries(vocab, bodies, seed.sentences)
         self.warm_up = queries.make_queries(vocab, bodies, seed.sentences, seed=99)[::10]
         self.indexed = False
+        # Measured once per run, shared by the sections that report them.
+        self.reindex_result: reindex.Reindex | None = None
+        self.search_results: list[search.EngineResult] | None = None
 
     def ensure_index(self) -> None:
         if not self.indexed:
@@ -91,7 +95,7 @@ class Run:
 def run_reindex(run: Run) -> None:
     n = run.args.search_n
     log(f"reindex: {n:,} articles")
-    result = reindex.measure(run.app, run.texts, run.args.reindex_procs)
+    result = run.reindex_result = reindex.measure(run.app, run.texts, run.args.reindex_procs)
     run.indexed = True
     run.rows.append(
         Row(
@@ -120,19 +124,34 @@ def run_reindex(run: Run) -> None:
     )
 
 
-def run_search(run: Run) -> None:
-    run.ensure_index()
-    log(f"search: {len(run.queries)} queries on {run.args.search_n:,} articles")
+def _peers(run: Run) -> tuple[search.TrigramPeer, search.SegmentedPeer]:
     key = corpus.corpus_path(run.args.search_n).stem
     tri = search.TrigramPeer(CACHE_DIR / f"{key}.fts5-trigram.sqlite3")
     seg = search.SegmentedPeer(CACHE_DIR / f"{key}.fts5-segmented.sqlite3")
     for peer in (tri, seg):
         peer.build(run.texts)
-    apps = [run.app] + [
-        corpus.bench_app(run.db_path, run.index_dir) for _ in range(search.REPEATS - 1)
-    ]
-    engines = {"whoosh": search.whoosh_engine(apps), tri.name: tri.search, seg.name: seg.search}
-    whoosh, trigram, segmented = search.measure(engines, run.queries, run.warm_up, log)
+    return tri, seg
+
+
+def _search_results(run: Run) -> list[search.EngineResult]:
+    """(whoosh, fts5-trigram, fts5-segmented) latencies over the run's queries, measured once."""
+    if run.search_results is None:
+        run.ensure_index()
+        log(f"search: {len(run.queries)} queries on {run.args.search_n:,} articles")
+        tri, seg = _peers(run)
+        apps = [run.app] + [
+            corpus.bench_app(run.db_path, run.index_dir) for _ in range(search.REPEATS - 1)
+        ]
+        engines = {"whoosh": search.whoosh_engine(apps), tri.name: tri.search, seg.name: seg.search}
+        run.search_results = search.measure(engines, run.queries, run.warm_up, log)
+        for peer in (tri, seg):
+            if peer.build_s is not None:
+                run.notes.append(f"{peer.name}: built in {peer.build_s:.1f} s this run")
+    return run.search_results
+
+
+def run_search(run: Run) -> None:
+    whoosh, trigram, segmented = _search_results(run)
     p95, kinds = whoosh.p95, search.by_kind(run.queries, whoosh)
     n = f"{run.args.search_n // 1000}k"
     run.rows += [
@@ -146,13 +165,52 @@ def run_search(run: Run) -> None:
         Row("search", "whoosh p95 by kind (info)",
             ", ".join(f"{k} {ms(v)}" for k, v in kinds.items())),
     ]  # fmt: skip
-    for peer in (tri, seg):
-        if peer.build_s is not None:
-            run.notes.append(f"{peer.name}: built in {peer.build_s:.1f} s this run")
     matches = sum(1 for a, b in zip(whoosh.totals, segmented.totals, strict=True) if a == b)
     run.notes.append(
         f"search: hit counts equal to fts5-segmented's for {matches}/{len(run.queries)} queries"
         f" (p50 fts5-trigram {ms(trigram.p50)})"
+    )
+
+
+def run_search_scale(run: Run) -> None:
+    """Issue 16's budgets for Whoosh on one host: per query kind against FTS5 over segmented
+    text (the floor), phrases against words, and a rebuild against the segmenter alone. The
+    corpus is cached between runs (bench/.cache); only the 10k corpus is measured here."""
+    n = f"{run.args.search_n // 1000}k"
+    if run.reindex_result is None:
+        log(f"search-scale: reindex of {run.args.search_n:,} articles")
+        run.reindex_result = reindex.measure(run.app, run.texts, run.args.reindex_procs)
+        run.indexed = True
+    rebuilt = run.reindex_result
+    whoosh, _, segmented = _search_results(run)
+    ours = search.split_by_kind(run.queries, whoosh)
+    floor = search.split_by_kind(run.queries, segmented)
+    p95 = whoosh.p95
+    run.rows.append(
+        Row("search-scale", f"whoosh p95 all ({n})", ms(p95), f"fts5-seg p95 {ms(segmented.p95)}",
+            p95 / segmented.p95, "≤ 3x", p95 <= 3 * segmented.p95)
+    )  # fmt: skip
+    for kind, part in ours.items():
+        base = floor[kind]
+        run.rows.append(
+            Row("search-scale", f"whoosh {kind} p50 / p95 ({n})",
+                f"{ms(part.p50)} / {ms(part.p95)}",
+                f"fts5-seg {ms(base.p50)} / {ms(base.p95)}", part.p95 / base.p95)
+        )  # fmt: skip
+    if "phrase" in ours and "word" in ours:
+        phrase, word = ours["phrase"].p95, ours["word"].p95
+        run.rows.append(
+            Row("search-scale", f"whoosh phrase p95 ({n})", ms(phrase), f"word p95 {ms(word)}",
+                phrase / word, "≤ 2x", phrase <= 2 * word)
+        )  # fmt: skip
+    run.rows.append(
+        Row("search-scale", f"whoosh rebuild ({n}, {rebuilt.procs})", seconds(rebuilt.rebuild_s),
+            f"segmenter alone {seconds(rebuilt.segmenter_s)}", rebuilt.ratio, "≤ 8x",
+            rebuilt.ratio <= 8)
+    )  # fmt: skip
+    run.notes.append(
+        "search-scale: PostgreSQL and the 100k corpus are not measured by this section yet"
+        " (see bench/RESULTS.md)"
     )
 
 
@@ -232,9 +290,11 @@ def run_listing(run: Run) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     began = time.perf_counter()
-    log(f"corpora: {', '.join(f'{n:,}' for n in (1_000, args.search_n, args.list_n))} articles")
+    # The listing corpus (100k) is built only when the listing section runs: an hour's work.
+    sizes = {1_000, args.search_n} | ({args.list_n} if "listing" in args.sections else set())
+    log(f"corpora: {', '.join(f'{n:,}' for n in sorted(sizes))} articles")
     built = []
-    for n in sorted({1_000, args.search_n, args.list_n}):
+    for n in sorted(sizes):
         _, build_s = corpus.ensure_corpus(n, log)
         if build_s is not None:
             built.append(f"corpus {n:,} built in {build_s:.0f} s")
@@ -242,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     durations = []
     for section in args.sections:
         started = time.perf_counter()
-        {"reindex": run_reindex, "search": run_search, "http": run_http,
-         "listing": run_listing}[section](run)  # fmt: skip
+        {"reindex": run_reindex, "search": run_search, "search-scale": run_search_scale,
+         "http": run_http, "listing": run_listing}[section](run)  # fmt: skip
         durations.append(f"{section} {time.perf_counter() - started:.0f} s")
     run.notes.append("time per section: " + ", ".join(durations))
     vocab = corpus._materials()[0]

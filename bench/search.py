@@ -224,9 +224,15 @@ def measure(
     return list(results.values())
 
 
+def split_by_kind(queries: list[Query], result: EngineResult) -> dict[str, EngineResult]:
+    """The result's latencies per kind of query (word, and, phrase), each as an EngineResult."""
+    kinds: dict[str, EngineResult] = {}
+    for query, ms in zip(queries, result.latencies_ms, strict=True):
+        kinds.setdefault(query.kind, EngineResult(f"{result.name} {query.kind}"))
+        kinds[query.kind].latencies_ms.append(ms)
+    return kinds
+
+
 def by_kind(queries: list[Query], result: EngineResult) -> dict[str, float]:
     """p95 per kind of query (word, and, phrase), to show where the time goes."""
-    kinds: dict[str, list[float]] = {}
-    for query, ms in zip(queries, result.latencies_ms, strict=True):
-        kinds.setdefault(query.kind, []).append(ms)
-    return {k: sorted(v)[min(len(v) - 1, round(0.95 * (len(v) - 1)))] for k, v in kinds.items()}
+    return {kind: part.p95 for kind, part in split_by_kind(queries, result).items()}

@@ -335,3 +335,37 @@ def test_rebuild_with_two_indexing_processes(client, seeded):
     assert search.rebuild(procs=2) == 96
     assert hit_ids(results(client, "网格员")) == [seeded.id]
     assert search.status()["documents"] == 96
+
+
+def test_a_long_phrase_finds_only_articles_where_its_words_stand_together(client, indexed):
+    # 学校老师学生 is three words: its pairs 学校老师 and 老师学生 both occur in the second
+    # article, but apart; an AND of the pairs would count it too.
+    together = add_article("学校老师学生座谈", "<p>学校老师学生一起座谈。</p>")
+    apart = add_article("学校老师很好", "<p>学校老师很好，老师学生也好。</p>")
+    page = results(client, "学校老师学生")
+    assert hit_ids(page) == [together.id]
+    assert page.select_one(".search-summary strong").get_text() == "1"
+    assert apart.id in hit_ids(results(client, "学校老师"))
+    assert apart.id in hit_ids(results(client, '"老师学生"'))
+
+
+def test_a_two_word_phrase_skips_stop_words_as_before(client, indexed):
+    found = add_article("社区走访", "<p>社区的工作很细。</p>")
+    assert found.id in hit_ids(results(client, "社区工作", sort="date"))
+    assert found.id not in hit_ids(results(client, "工作社区", sort="date"))
+
+
+@whoosh_only
+def test_an_index_built_with_an_older_schema_asks_for_reindex(app, client, indexed):
+    # An index from before the pair fields answers every phrase with nothing: it must be
+    # reported as needing a rebuild, not searched.
+    from microsite.search import index
+
+    where = index.live_dir(search.state().home)
+    (where / index.VERSION_FILE).unlink()
+    state = search.status()
+    assert state["status"] == "outdated" and "reindex" in state["message"]
+    assert client.get("/search?q=网格员").status_code == 503
+    search.rebuild()
+    assert search.status()["status"] == "ok"
+    assert hit_ids(results(client, "网格员"))

@@ -94,10 +94,11 @@ def hit_ids_for(q: str) -> list[int]:
     return [hit.article.id for hit in search.find(q).hits]
 
 
-def test_phrases_are_and_of_adjacent_pairs():
+def test_phrases_are_adjacent_pairs_in_a_row():
     query = parse('"核酸检测 结果"')
     pairs = tsquery_text(query)
-    assert "&" in pairs and "'核酸 检测'" in pairs
+    assert "'核酸 检测' <-> '检测 结果'" in pairs
+    assert "<->" not in tsquery_text(parse("核酸检测"))  # two words: one lexeme
     vector = vector_text({"title": "核酸检测结果", "body": "", "tags": "", "category": ""})
     assert "'核酸 检测'" in vector and ":1A" in vector
 

@@ -114,6 +114,8 @@ class SearchState:
         where = index.live_dir(self.home)
         if where is None:
             return 0  # nothing to follow yet: `flask reindex` builds the index first
+        if index.schema_version(where) != index.SCHEMA_VERSION:
+            return 0  # an outdated index is not searched; `reindex` replaces it whole
         with bind.connect() as connection:  # a bare connection: half the cost of a Session
             top, horizon = connection.execute(LOG_POSITION).one()
         top, horizon = top or 0, horizon or 0
@@ -302,7 +304,7 @@ def state() -> SearchState:
 
 
 def status() -> dict:
-    """The index's state ("ok", "missing", "unreadable"), generation and document count."""
+    """The index's state ("ok", "missing", "unreadable", "outdated"), generation, documents."""
     return backends.current().status()
 
 

@@ -88,6 +88,26 @@ def term_info(text: str) -> tuple[str, bool] | None:
     return found
 
 
+# The last text segmented: indexing gives each text to its word field and then straight to
+# its pair field, and this way it is segmented once (the segmenter is most of a rebuild).
+_last: tuple[str, tuple] = ("", ())
+
+
+def segment(value: str) -> tuple[tuple[tuple[str, bool], int, int], ...]:
+    """((term, is stop word), start, end) of every word of `value`, in rjieba's order."""
+    global _last
+    last = _last
+    if last[0] is value or last[0] == value:
+        return last[1]
+    found = tuple(
+        (term, start, end)
+        for text, start, end in rjieba.tokenize(fold(value), mode="search")
+        if (term := term_info(text)) is not None
+    )
+    _last = (value, found)  # one assignment: another thread sees the old pair or the new
+    return found
+
+
 class ChineseTokenizer(Tokenizer):
     """The whole analyzer in one pass: rjieba search-mode words of the folded text,
     lowercased, stop words dropped, positions numbered without gaps (so a phrase across a
@@ -126,10 +146,7 @@ class ChineseTokenizer(Tokenizer):
         # rjieba's own order: a long word's parts come just before the word (核酸, 检测, then
         # 核酸检测 if it is one word), so a query for a word or for its parts is a run of
         # adjacent positions in the article too. Highlighting sorts by offset itself.
-        for text, start, end in rjieba.tokenize(fold(value), mode="search"):
-            term = term_info(text)
-            if term is None:
-                continue
+        for term, start, end in segment(value):
             if term[1]:
                 if removestops:
                     continue
@@ -168,3 +185,74 @@ def query_words(text: str) -> tuple[str, ...]:
             if first == start and last == end:
                 return (word,)
     return tuple(word for word, _, _ in found)
+
+
+# Joins the two words of an adjacent pair into one term. Words never hold a space (the
+# segmenter cuts spaces out, and term_info drops them), so a pair can't collide with a word.
+PAIR_JOIN = " "
+
+
+def pair(first: str, second: str) -> str:
+    return f"{first}{PAIR_JOIN}{second}"
+
+
+def pairs(found: tuple[str, ...] | list[str]) -> list[str]:
+    """The adjacent-pair terms of a run of analyzed words: a, b, c gives "a b", "b c"."""
+    return [pair(a, b) for a, b in zip(found, found[1:], strict=False)]
+
+
+class PairTokenizer(Tokenizer):
+    """Adjacent pairs of the words ChineseTokenizer yields, one term each, numbered in order.
+
+    A phrase of two words is then one term lookup, and a longer phrase is the pairs standing
+    at consecutive positions of this field: the word field needs no positions at all, and a
+    phrase check only ever walks the postings of pairs, which are rare. Adjacency is the
+    word field's own (stop words dropped, no gaps), so "社区的工作" pairs 社区 with 工作.
+    """
+
+    def __eq__(self, other):
+        return other is not None and self.__class__ is other.__class__
+
+    def __call__(
+        self,
+        value,
+        positions=False,
+        chars=False,
+        keeporiginal=False,
+        removestops=True,
+        start_pos=0,
+        start_char=0,
+        tokenize=True,
+        mode="",
+        **kwargs,
+    ):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        token.boost = 1.0
+        token.stopped = False
+        if not tokenize:
+            token.original = token.text = value
+            token.pos = start_pos
+            token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        pos = start_pos
+        previous = None
+        for (text, stop), start, end in segment(value):
+            if stop:
+                continue  # the word field's positions skip stop words too
+            if previous is not None:
+                token.text = pair(previous[0], text)
+                if keeporiginal:
+                    token.original = token.text
+                if positions:
+                    token.pos = pos
+                    pos += 1
+                if chars:
+                    token.startchar, token.endchar = start_char + previous[1], start_char + end
+                yield token
+            previous = (text, start)
+
+
+def PairAnalyzer():  # noqa: N802 (named like Whoosh's analyzer factories)
+    """The analyzer of the adjacent-pair fields."""
+    return PairTokenizer()

@@ -7,6 +7,7 @@ Layout of SEARCH_INDEX_DIR (the configured directory):
     rebuild.lock                             held while a rebuild runs
     gen-.../outbox.applied                   last index_changes id this generation applied
     gen-.../outbox.lock                      held while a process applies the change log
+    gen-.../schema.version                   the SCHEMA_VERSION the generation was built with
 
 Every open resolves `current` once and then works on that generation's real directory, so a
 rebuild swapping the link never pulls a directory out from under a writer half-way through;
@@ -33,7 +34,8 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
 from whoosh.writing import IndexWriter
 
-from .analyzer import ChineseAnalyzer
+from .analyzer import ChineseAnalyzer, PairAnalyzer
+from .codec import InliningCodec
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,12 @@ REBUILD_LOCK = "rebuild.lock"
 # Beside Whoosh's own files in a generation (Whoosh removes only files named like its own).
 APPLIED = "outbox.applied"
 FOLLOW_LOCK = "outbox.lock"
+VERSION_FILE = "schema.version"
+# Raised whenever make_schema() or what its analyzers emit changes: a generation built with
+# another version would answer wrongly (version 1 had no pair fields, so every phrase would
+# find nothing), so it is reported as needing `reindex` instead of being searched.
+# 2: adjacent-pair fields for phrases; word fields without positions.
+SCHEMA_VERSION = 2
 # A writer waits up to WRITE_TIMEOUT for another worker's commit, and tries WRITE_TRIES times:
 # the default writer fails at once, which lost most writes with two workers.
 WRITE_TIMEOUT = 10.0
@@ -51,10 +59,20 @@ WRITE_TRIES = 3
 # Title words weigh most, then keywords; the body carries the bulk of the matches.
 FIELD_BOOSTS = {"title": 2.0, "tags": 1.5, "category": 1.0, "body": 1.0}
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
+PAIRS_SUFFIX = "_pairs"
+
+
+def pairs_field(fieldname: str) -> str:
+    """The field holding the adjacent-pair terms of a text field."""
+    return f"{fieldname}{PAIRS_SUFFIX}"
 
 
 class SearchUnavailable(RuntimeError):
     """The index is missing or cannot be read; the message is for readers."""
+
+
+class IndexOutdated(SearchUnavailable):
+    """The live generation was built with another SCHEMA_VERSION: it needs `reindex`."""
 
 
 class RebuildInProgress(RuntimeError):
@@ -62,16 +80,23 @@ class RebuildInProgress(RuntimeError):
 
 
 def make_schema() -> Schema:
-    analyzer = ChineseAnalyzer()
-    return Schema(
-        id=ID(unique=True, stored=True),
-        title=TEXT(analyzer=analyzer, phrase=True),
-        # Not stored: snippets are cut from the database text, which is the one truth.
-        body=TEXT(analyzer=analyzer, phrase=True),
-        tags=TEXT(analyzer=analyzer, phrase=True),
-        category=TEXT(analyzer=analyzer, phrase=True),
-        published_at=DATETIME(sortable=True),
-    )
+    """Each text field twice: its words, without positions (a word query needs none), and its
+    adjacent pairs, with positions, for phrases (see query.Clause). Not stored: snippets are
+    cut from the database text, which is the one truth."""
+    analyzer, pair_analyzer = ChineseAnalyzer(), PairAnalyzer()
+    fields = {"id": ID(unique=True, stored=True), "published_at": DATETIME(sortable=True)}
+    for name in TEXT_FIELDS:
+        fields[name] = TEXT(analyzer=analyzer, phrase=False)
+        fields[pairs_field(name)] = TEXT(analyzer=pair_analyzer, phrase=True)
+    return Schema(**fields)
+
+
+def schema_version(where: Path) -> int:
+    """The SCHEMA_VERSION recorded in a generation (0: none, built before versions existed)."""
+    try:
+        return int((where / VERSION_FILE).read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
 
 
 def live_dir(home: Path) -> Path | None:
@@ -89,7 +114,10 @@ def open_live(home: Path):
     where = live_dir(home)
     if where is None:
         raise SearchUnavailable("搜索索引尚未建立。")
-    return where, open_generation(where)
+    ix = open_generation(where)
+    if schema_version(where) != SCHEMA_VERSION:
+        raise IndexOutdated("搜索索引需要重建（运行 reindex）。")
+    return where, ix
 
 
 def open_generation(where: Path):
@@ -208,17 +236,20 @@ def _cancel(writer: IndexWriter) -> None:
 
 
 def document(article) -> dict:
-    """The index document for a published article."""
+    """The index document for a published article: each text goes to its word field and its
+    pair field (the same string: Whoosh analyses each field with its own analyzer)."""
     from ..text import plain_text
 
-    return {
-        "id": str(article.id),
+    texts = {
         "title": article.title or "",
         "body": plain_text(article.body),
         "tags": " ".join(tag.name for tag in article.tags),
         "category": article.category.name if article.category else "",
-        "published_at": article.published_at,
     }
+    doc = {"id": str(article.id), "published_at": article.published_at}
+    for name, text in texts.items():
+        doc[name] = doc[pairs_field(name)] = text
+    return doc
 
 
 def apply(
@@ -292,7 +323,7 @@ def build(
         fresh.mkdir()
         try:
             ix = whoosh_index.create_in(str(fresh), make_schema())
-            options = {"limitmb": 256}
+            options = {"limitmb": 256, "codec": InliningCodec()}
             if procs > 1:
                 options.update(procs=procs, multisegment=True)
             writer = ix.writer(**options)
@@ -311,6 +342,7 @@ def build(
                 progress(done, max(total, done))
             if applied is not None:
                 write_applied(fresh, applied)
+            (fresh / VERSION_FILE).write_text(f"{SCHEMA_VERSION}\n")
             _swap_in(home, fresh)
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)
@@ -329,6 +361,8 @@ def status(home: Path) -> dict:
                 "generation": f"{where.name}/{reader.generation()}",
                 "documents": reader.doc_count(),
             }
+    except IndexOutdated as exc:
+        return {"status": "outdated", "message": str(exc)}
     except SearchUnavailable as exc:
         missing = live_dir(home) is None
         return {"status": "missing" if missing else "unreadable", "message": str(exc)}

@@ -30,7 +30,7 @@ class SearchBackend(Protocol):
         """Index every published article again; returns how many."""
 
     def status(self) -> dict:
-        """For /healthz: {"status": "ok" | "missing" | "unreadable", ...}."""
+        """For /healthz: {"status": "ok" | "missing" | "unreadable" | "outdated", ...}."""
 
 
 def chosen(config) -> str:

@@ -6,8 +6,11 @@ the same transaction as the article (sync calls write() before the commit), so e
 finds a change the moment its commit lands, with nothing to run on a new host.
 
 Besides each word, the vector holds each adjacent pair of words as one lexeme ("核酸 检测"): a
-phrase is then an AND of its pairs, with no position check. (RUM returns `<->` matches in
-storage order, not by distance; pairs sidestep that, and are cheaper on GIN as well.)
+two-word phrase is then one lexeme, with no position check, and a longer one its pairs at
+consecutive positions (`'a b' <-> 'b c'`): an AND of the pairs alone would also count articles
+that hold them apart, and the count must be exact. The position check only ever reads the
+positions of pairs, which are rare. (RUM returns `<->` matches in storage order, not by
+distance; ranking here is ts_rank's, never RUM's `<=>`, so that does not reach the page.)
 
 Ranking is `ts_rank` with the field weights of the Whoosh backend, over every match (no
 pruning), ties newest first, then by higher id; the count is exact.
@@ -88,7 +91,7 @@ def vector_text(doc: dict) -> str:
 
 def tsquery_text(query: ReaderQuery) -> str:
     """The tsquery of a reader's query: an AND of groups, each an OR of clauses; a clause of
-    several words is the AND of its adjacent pairs."""
+    several words is its adjacent pairs, each following the one before."""
     groups = []
     for group in query.groups:
         clauses = []
@@ -98,7 +101,7 @@ def tsquery_text(query: ReaderQuery) -> str:
                 clauses.append(_lexeme(found[0]))
             else:
                 pairs = [_lexeme(pair(a, b)) for a, b in zip(found, found[1:], strict=False)]
-                clauses.append("(" + " & ".join(pairs) + ")")
+                clauses.append("(" + " <-> ".join(pairs) + ")")
         groups.append("(" + " | ".join(clauses) + ")")
     return " & ".join(groups)
 
