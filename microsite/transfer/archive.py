@@ -7,9 +7,9 @@ themselves, column by column, so a column added later is carried without touchin
 an archive from an older version imports with the newer columns' defaults.
 
 What is left out, and why: password hashes (unless `with_secrets`: an archive is often handed
-around, a hash is a secret), sign-in sessions, throttles, view marks, bulk-action undo records
-and the search index (all state of a running site, rebuilt or started afresh), and the page
-cache's marker row.
+around, a hash is a secret), sign-in sessions, throttles, view marks, bulk-action undo records,
+autosaves and presence, related-headline lists and the search index (all state of a running
+site, rebuilt or started afresh), and the page cache's marker rows.
 """
 
 from __future__ import annotations
