@@ -48,7 +48,7 @@ def load_user(user_id: str) -> User | None:
     # Two independent locks: the server-side row (ended by sign-out, "end other sessions",
     # disabling, a password change) and the password stamp, which ends sessions even when a
     # password is changed somewhere that forgets to end them (the command line, say).
-    if not hmac.compare_digest(session.get(_STAMP, ""), _stamp(user)):
+    if not hmac.compare_digest(str(session.get(_STAMP, "")).encode(), _stamp(user).encode()):
         return None
     return user if user_sessions.find(user.id) is not None else None
 

@@ -179,7 +179,9 @@ def open_cursor(scope: str, page: int, cursor: str) -> str:
     list's cursor (or this one's with another page) would number rows wrongly, so it is refused.
     """
     position, _, seal = cursor.rpartition(".")
-    if not position or not hmac.compare_digest(seal, _seal(scope, page, position)):
+    # Compared as bytes: compare_digest refuses non-ASCII text with a TypeError (a 500).
+    expected = _seal(scope, page, position).encode()
+    if not position or not hmac.compare_digest(seal.encode(), expected):
         raise BadRequest("翻页参数无效。")
     return position
 

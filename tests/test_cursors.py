@@ -82,6 +82,13 @@ def test_a_cursor_with_another_position_is_refused(client, lists):
     assert refused(client.get("/", query_string={"page": 2, "after": position}))  # unsealed
 
 
+def test_a_seal_with_characters_outside_ascii_is_refused_not_a_500(client, lists):
+    # Found by wapiti: hmac.compare_digest raises TypeError on non-ASCII text.
+    cursor = cursor_of(more_link(client.get("/")))
+    for tampered in (cursor + "¿'\"(", cursor.rsplit(".", 1)[0] + ".签名", "社区.社区"):
+        assert refused(client.get("/", query_string={"page": 2, "after": tampered}))
+
+
 def test_the_dashboard_refuses_a_cursor_of_another_filter(client, lists, admin_user):
     form = {"username": "editor", "password": ADMIN_PASSWORD}
     assert client.post("/admin/login", data=form).status_code == 302
