@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from microsite.auth import safe_next
+from microsite.accounts.auth import safe_next
+from microsite.content.models import User
 from microsite.extensions import db
-from microsite.models import User
 from tests.support.app import ADMIN_PASSWORD, make_app, soup
 from tests.support.factories import make_user
 from tests.support.forms import csrf_token_of, post_form, sign_in

@@ -11,10 +11,11 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from microsite import counting, create_app, jobs, text
-from microsite.counting import fold_views, view_counter
+from microsite import create_app, jobs, text
+from microsite.content.models import Article, ViewMark
 from microsite.extensions import db
-from microsite.models import Article, ViewMark
+from microsite.web import counting
+from microsite.web.counting import fold_views, view_counter
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -26,9 +26,9 @@ from whoosh.writing import SegmentWriter
 
 from bench import load
 from microsite import search
+from microsite.content.importer import parse_page, store_page
+from microsite.content.models import Article
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
-from microsite.models import Article
 from tests.support.app import POSTGRES, SEED_TEXT, make_app
 from tests.support.factories import make_user
 from tests.support.forms import post_form, sign_in

@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from microsite import listings
+from microsite.content import listings
+from microsite.content.models import CLEARED, DRAFT, PUBLISHED, Article, Category, Tag
 from microsite.extensions import db
-from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, Category, Tag
 from tests.support.app import soup
 from tests.support.sql import statements
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from microsite import images
+from microsite.content import images
+from microsite.content.models import Article
 from microsite.extensions import db
-from microsite.models import Article
 from tests.support.browser import sign_in_page, watch_problems
 from tests.support.factories import gradient_png, make_user
 from tests.support.standards import axe_violations, nu_errors_in, save_page

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from microsite import search
+from microsite.content.models import Article, Tag
 from microsite.extensions import db
-from microsite.models import Article, Tag
 from tests.support.app import POSTGRES, make_app, soup
 from tests.support.factories import add_article, make_user
 from tests.support.forms import post_form, sign_in

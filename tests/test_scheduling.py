@@ -16,9 +16,10 @@ from urllib.parse import quote, urlsplit
 import pytest
 from sqlalchemy import event, func, select
 
-from microsite import create_app, queue, scheduling, search, text
+from microsite import create_app, queue, search, text
+from microsite.content import scheduling
+from microsite.content.models import DRAFT, PUBLISHED, SCHEDULED, Article, IndexChange
 from microsite.extensions import db
-from microsite.models import DRAFT, PUBLISHED, SCHEDULED, Article, IndexChange
 from microsite.text import local_now
 from tests.support.app import POSTGRES, soup
 from tests.support.forms import sign_in

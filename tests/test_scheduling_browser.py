@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from microsite import queue, text
-from microsite.scheduling import when_text
+from microsite.content.scheduling import when_text
 from microsite.text import local_now
 from tests.support.browser import sign_in_page, watch_problems
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from microsite import text
+from microsite.content.models import Article, User, UserSession
 from microsite.extensions import db
-from microsite.models import Article, User, UserSession
 from tests.support.app import ADMIN_PASSWORD, make_app, soup
 from tests.support.factories import make_user
 from tests.support.forms import csrf_token_of, post_form, sign_in

@@ -26,7 +26,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import Article, Category, IndexChange, Tag, article_tags
+from ..content.models import Article, Category, IndexChange, Tag, article_tags
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def _before_commit(session: Session) -> None:
 def _mark_site_change(session: Session) -> None:
     """A new site revision, for changes made by Core statements (scheduled publishing): with
     the Whoosh backend the newest change-log row tells the page cache, here nothing else does."""
-    from ..page_cache import ARTICLES_REVISION, new_revision
+    from ..web.page_cache import ARTICLES_REVISION, new_revision
 
     new_revision(session, ARTICLES_REVISION)
     session.flush()

@@ -11,9 +11,9 @@ import subprocess
 import pytest
 
 from microsite import search
+from microsite.content.importer import parse_page, store_page
+from microsite.content.models import User
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
-from microsite.models import User
 from tests.support.app import SEED_TEXT, drop_later, free_port, keep_database, make_app
 from tests.support.factories import make_user
 from tests.support.forms import sign_in

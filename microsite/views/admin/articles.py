@@ -12,11 +12,10 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 
-from ... import admin_jobs, desk, lifecycle, listings, revisions, search
-from ...auth import ADMIN, editor_allowed
-from ...extensions import db
-from ...forms import ArticleForm, split_keywords
-from ...models import (
+from ... import admin_jobs, search
+from ...accounts.auth import ADMIN, editor_allowed
+from ...content import desk, lifecycle, listings, revisions
+from ...content.models import (
     DRAFT,
     PUBLISHED,
     SCHEDULED,
@@ -26,11 +25,13 @@ from ...models import (
     IndexChange,
     Tag,
 )
-from ...rendering import render_fragment_or_page
+from ...content.scheduling import when_text
+from ...content.site import site_settings
+from ...extensions import db
+from ...forms import ArticleForm, split_keywords
 from ...sanitize import clean_html, strips_markup
-from ...scheduling import when_text
-from ...site import site_settings
 from ...text import local_now
+from ...web.rendering import render_fragment_or_page
 from . import bp
 
 STATUS_LABELS = {

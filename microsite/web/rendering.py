@@ -10,10 +10,10 @@ from flask import Flask, current_app, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import text
-from .extensions import db
-from .sanitize import balanced_html
-from .site import DEFAULTS, masked_words, site_settings
+from .. import text
+from ..content.site import DEFAULTS, masked_words, site_settings
+from ..extensions import db
+from ..sanitize import balanced_html
 
 YEAR = 365 * 24 * 3600
 

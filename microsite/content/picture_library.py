@@ -18,10 +18,10 @@ from flask import Flask
 from PIL import Image as PILImage
 from sqlalchemy import or_, select
 
+from ..extensions import db
+from ..text import local_now
 from . import images
-from .extensions import db
 from .models import Article, Image, Page, Revision, User
-from .text import local_now
 
 PAGE_SIZE = 24
 # Library thumbnails: the longest side, twice the 160 px box for sharp screens.

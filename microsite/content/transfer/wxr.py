@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import parse
 
-from ..text import SITE_TZ
+from ...text import SITE_TZ
 
 WP = "{http://wordpress.org/export/%s/}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"

@@ -14,8 +14,8 @@ from flask import Flask, redirect, request
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
-from ..errors import render_error
-from ..extensions import db
+from ...errors import render_error
+from ...extensions import db
 from ..models import Redirect
 
 # WordPress's query permalinks: posts, pages, and attachments.

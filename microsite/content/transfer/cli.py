@@ -22,7 +22,7 @@ def _author_map(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _rebuild_search() -> None:
-    from ..cli import _reindex
+    from ...cli import _reindex
 
     _reindex()
 

@@ -28,10 +28,10 @@ from flask import Flask, current_app
 from sqlalchemy import delete, insert, or_, select, update
 from werkzeug.exceptions import TooManyRequests
 
-from . import text
-from .client import client_address
-from .extensions import db
-from .models import SignInAttempt
+from .. import text
+from ..content.models import SignInAttempt
+from ..extensions import db
+from ..web.client import client_address
 from .usernames import throttle_key
 
 WINDOW = 5 * 60

@@ -7,7 +7,7 @@ from typing import Any
 from flask import g, has_request_context
 from sqlalchemy import select
 
-from .extensions import db
+from ..extensions import db
 from .models import MaskedWord, Setting
 
 DEFAULTS: dict[str, Any] = {

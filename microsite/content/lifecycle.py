@@ -3,7 +3,7 @@
 Each rule changes the article in the caller's session and returns None, or returns the
 reason it refuses (shown to the editor) and changes nothing. The article form's buttons, the
 dashboard's bulk actions and their undo all go through these, so a rule cannot differ
-between them. Scheduled publishing (microsite.scheduling) is the one exception: it publishes
+between them. Scheduled publishing (microsite.content.scheduling) is the one exception: it publishes
 with a conditional UPDATE so that racing workers publish an article once.
 """
 

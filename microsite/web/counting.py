@@ -35,8 +35,8 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db
-from .models import Article, ViewMark
+from ..content.models import Article, ViewMark
+from ..extensions import db
 
 # How often a worker writes its buffered marks (and, for now, folds them into the counts).
 FLUSH_SECONDS = 10.0

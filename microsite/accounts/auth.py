@@ -1,7 +1,7 @@
 """Who is signed in: user loading, sign-in and sign-out, roles, same-site `next`.
 
-The server-side sessions live in microsite.user_sessions, the sign-in throttle in
-microsite.throttle.
+The server-side sessions live in microsite.accounts.user_sessions, the sign-in throttle in
+microsite.accounts.throttle.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, Unauthorized
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..content.models import User
+from ..errors import render_error
+from ..extensions import db, login_manager
+from ..web.client import client_address
 from . import throttle, user_sessions
-from .client import client_address
-from .errors import render_error
-from .extensions import db, login_manager
-from .models import User
 from .usernames import normalize
 
 ADMIN, EDITOR = "admin", "editor"

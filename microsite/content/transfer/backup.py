@@ -23,8 +23,8 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy.engine import make_url
 
+from ...extensions import db
 from .. import images
-from ..extensions import db
 
 FORMAT = "microsite-backup"
 DATABASE = "database.sqlite3"

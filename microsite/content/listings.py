@@ -24,18 +24,9 @@ from sqlalchemy.orm import defer, lazyload
 from sqlalchemy.sql.functions import FunctionElement
 from werkzeug.exceptions import BadRequest, NotFound
 
+from ..extensions import db
 from . import related
-from .extensions import db
-from .models import (
-    CLEARED,
-    DRAFT,
-    PUBLISHED,
-    Article,
-    Category,
-    RelatedLink,
-    Tag,
-    article_tags,
-)
+from .models import CLEARED, DRAFT, PUBLISHED, Article, Category, RelatedLink, Tag, article_tags
 from .site import site_settings
 
 LISTED = (PUBLISHED, CLEARED)
@@ -223,7 +214,7 @@ def keyset_page(
 def ranked_related_ids(article: Article, limit: int) -> list[int]:
     """Published articles most like this one (Whoosh more-like-this over title and body),
     never itself; cached per article until the index changes, [] without an index."""
-    from . import search
+    from .. import search
 
     return search.more_like(article, limit)
 

@@ -18,7 +18,7 @@ from itertools import zip_longest
 import rjieba
 from markupsafe import Markup, escape
 
-from .text import plain_text
+from ..text import plain_text
 
 EQUAL, DELETED, INSERTED = "equal", "del", "ins"
 # Paragraphs are compared as one token list with this token between them (plain_text's lines

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import flag_modified
 
-from .extensions import db
+from ..extensions import db
+from ..sanitize import clean_html
 from .models import Article, Revision, Tag, User, article_tags
-from .sanitize import clean_html
 
 # Notes of revisions that were not a plain edit.
 BASELINE_NOTE = "最初版本"

@@ -13,7 +13,7 @@ from html import escape
 
 from sqlalchemy import select
 
-from .extensions import db
+from ..extensions import db
 from .models import CLEARED, PUBLISHED, Article, Category, RelatedLink, Tag, User
 from .site import save_settings
 

@@ -20,10 +20,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .extensions import db
+from ..extensions import db
+from ..search import sync
+from ..text import cn_date, local_now
 from .models import PUBLISHED, SCHEDULED, Article
-from .search import sync
-from .text import cn_date, local_now
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
-from .text import local_now
+from ..extensions import db
+from ..text import local_now
 
 DRAFT, SCHEDULED, PUBLISHED, CLEARED = "draft", "scheduled", "published", "cleared"
 STATUSES = (DRAFT, SCHEDULED, PUBLISHED, CLEARED)
@@ -290,7 +290,7 @@ class ImportedFile(db.Model):
 
 class UserSession(db.Model):
     """One sign-in: the browser holds a random token, this row only its SHA-256. Deleting the
-    row ends the session wherever its cookie was copied (microsite.user_sessions)."""
+    row ends the session wherever its cookie was copied (microsite.accounts.user_sessions)."""
 
     __tablename__ = "user_sessions"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -299,12 +299,12 @@ class UserSession(db.Model):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     address: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=local_now)
-    # Written at most once a minute (microsite.user_sessions.TOUCH_EVERY), not every request.
+    # Written at most once a minute (user_sessions.TOUCH_EVERY), not every request.
     last_seen_at: Mapped[datetime] = mapped_column(default=local_now)
 
 
 class SignInAttempt(db.Model):
-    """The sign-in throttle's shared counter (microsite.throttle), in the site's database so
+    """The sign-in throttle's shared counter (accounts/throttle.py), in the site's database so
     every worker and host sees the same numbers without an extra server. A row is written
     before the password is checked ("pending"), then marked "failed" or "ok"; times are Unix
     seconds, so the Redis store and this one share one policy."""
@@ -322,7 +322,7 @@ class SignInAttempt(db.Model):
 
 
 class ViewMark(db.Model):
-    """One reader's view of one article in one counting window (microsite.counting).
+    """One reader's view of one article in one counting window (microsite.web.counting).
 
     The primary key is the mark itself, so a second view in the window is an insert that does
     nothing, on any host; `fold` says which fold added it to the article's count (NULL: none
@@ -374,7 +374,7 @@ class Presence(db.Model):
 
 
 class RelatedList(db.Model):
-    """An article's more-like-this ids, computed by the worker (microsite.related) so that a
+    """An article's more-like-this ids, computed by the worker (microsite.content.related) so that a
     reader's view never asks the search engine. Derived data: rebuilt from the articles."""
 
     __tablename__ = "related_lists"

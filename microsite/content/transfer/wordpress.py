@@ -28,12 +28,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from ...accounts.usernames import normalize
+from ...extensions import db
+from ...sanitize import clean_html
 from .. import images
-from ..extensions import db
 from ..models import DRAFT, PUBLISHED, SCHEDULED, Article, Category, ImportedFile, Page, Tag, User
 from ..models import Image as ImageRecord
-from ..sanitize import clean_html
-from ..usernames import normalize
 from . import permalinks, wpbody
 from .wxr import WpItem, WxrExport, full_size, uploads_path
 

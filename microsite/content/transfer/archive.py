@@ -23,8 +23,8 @@ from pathlib import Path
 
 from sqlalchemy import Date, DateTime, Table, delete, func, insert, select, text
 
+from ...extensions import db
 from .. import images
-from ..extensions import db
 from ..models import Setting
 
 FORMAT = "microsite-site-export"
@@ -46,7 +46,7 @@ TABLES = (
     "redirects",
 )
 PAGE_CACHE_MARK = "_site_revision"
-# The page cache's revisions (microsite.page_cache.REVISIONS): no content of a site.
+# The page cache's revisions (microsite.web.page_cache.REVISIONS): no content of a site.
 CACHE_MARKS = (PAGE_CACHE_MARK, "_articles_revision")
 
 

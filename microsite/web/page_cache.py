@@ -34,10 +34,8 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from .config import PROJECT_ROOT
-from .extensions import db
-from .files import new_folder, write_atomically
-from .models import (
+from ..config import PROJECT_ROOT
+from ..content.models import (
     Article,
     Category,
     IndexChange,
@@ -48,8 +46,10 @@ from .models import (
     Tag,
     User,
 )
+from ..extensions import db
+from ..files import new_folder, write_atomically
+from ..text import local_now
 from .origin import site_origin, understood_args
-from .text import local_now
 
 # The response headers a stored page keeps; the after-request hooks add the rest every time.
 KEPT_HEADERS = ("Content-Type", "ETag", "Last-Modified", "Vary")
@@ -195,7 +195,7 @@ def _index_caught_up() -> bool:
     """Whether this host's search index has applied every change the stamp names. The worker
     applies them a moment after the commit; a page made before (related headlines come from
     the index) is served but not stored, so it cannot outlive that moment."""
-    from .search import index, state
+    from ..search import index, state
 
     where = index.live_dir(state().home)
     return where is None or index.read_applied(where) >= g.get("outbox_top", 0)

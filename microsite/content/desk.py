@@ -12,9 +12,9 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, select
 
-from .extensions import db
+from ..extensions import db
+from ..text import local_now
 from .models import Article, Autosave, Presence, User
-from .text import local_now
 
 # A heartbeat missed this many times in a row means the editor has gone.
 PRESENCE_MISSES = 2.5

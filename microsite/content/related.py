@@ -5,8 +5,8 @@ much for the first reader of an article. So the worker asks when an article is p
 edited (and again once a list is a day old, so newer articles get their chance) and keeps
 the ids in `related_lists`; a reader's view only reads that row. Until the worker has been
 there, the related headlines fall back to the same category's and the site's latest ones
-(microsite.listings). Writing a list that differs starts a new site revision, so stored pages
-that show it are made again (microsite.page_cache).
+(content/listings.py). Writing a list that differs starts a new site revision, so stored
+pages that show it are made again (web/page_cache.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from flask import current_app
 from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db
+from ..extensions import db
+from ..text import local_now
 from .models import Article, RelatedList
-from .text import local_now
 
 log = logging.getLogger(__name__)
 # A list older than this is asked again: articles published since may belong on it.
@@ -67,8 +67,8 @@ def due(limit: int, now=None) -> list[Article]:
 def refresh(limit: int = BATCH) -> int:
     """Compute and store the lists of up to `limit` due articles; returns how many were
     stored. The worker's call; stops early (and stores nothing wrong) without an index."""
-    from .search import backends
-    from .search.index import SearchUnavailable
+    from ..search import backends
+    from ..search.index import SearchUnavailable
 
     engine = backends.current()
     size = int(current_app.config["RELATED_MAX"])
@@ -101,7 +101,7 @@ def _store(article: Article, ids: list[int]) -> None:
 def site_marker(app) -> tuple | None:
     """What changes with every article change (the page cache's stamp row): the worker's
     loop refreshes when it moves. None when the database is away."""
-    from .page_cache import STAMP_QUERY
+    from ..web.page_cache import STAMP_QUERY
 
     with app.app_context():
         try:

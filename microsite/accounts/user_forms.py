@@ -16,8 +16,8 @@ except ImportError:  # WTForms before 3.3 takes (value, label) tuples, which 3.3
         return (value, label)
 
 
+from ..forms import LineField
 from .auth import ADMIN, EDITOR
-from .forms import LineField
 from .usernames import normalize
 
 ROLE_LABELS = {ADMIN: "管理员", EDITOR: "编辑"}

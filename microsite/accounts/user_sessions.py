@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from flask import current_app, g, request, session
 from sqlalchemy import delete, select, update
 
-from .client import client_address
-from .extensions import db
-from .models import UserSession
-from .text import local_now
+from ..content.models import UserSession
+from ..extensions import db
+from ..text import local_now
+from ..web.client import client_address
 
 TOKEN_KEY = "_session_token"
 # last_seen_at is written at most this often: a busy editor costs one UPDATE a minute.

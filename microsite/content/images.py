@@ -19,7 +19,7 @@ from pathlib import Path
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .extensions import db
+from ..extensions import db
 from .models import Image as ImageRecord
 
 # Pillow's format name -> (content type, file extension).

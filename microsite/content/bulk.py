@@ -16,10 +16,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..extensions import db
+from ..text import local_now
 from . import lifecycle
-from .extensions import db
 from .models import Article, BulkAction, User
-from .text import local_now
 
 # The fields an action changes and an undo puts back.
 STATE = ("status", "published_at", "cleared_at", "scheduled_for")
