@@ -6,5 +6,6 @@
 `bulk` runs dashboard bulk actions; `scheduling` publishes due articles (the worker calls it);
 `desk` holds autosaves and presence; `images`/`picture_library` check uploads and keep the
 picture library; `related` stores more-like-this lists; `site` holds settings and masked
-words; `importer` reads a seed page; `transfer/` moves whole sites in and out.
+words; `taxonomy` finds or makes tags and categories; `importer` reads a seed page;
+`transfer/` moves whole sites in and out.
 """

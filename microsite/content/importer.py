@@ -14,7 +14,8 @@ from html import escape
 from sqlalchemy import select
 
 from ..extensions import db
-from .models import CLEARED, PUBLISHED, Article, Category, RelatedLink, Tag, User
+from . import taxonomy
+from .models import CLEARED, PUBLISHED, Article, RelatedLink, User
 from .site import save_settings
 
 HOTLINE = re.compile(r"^客服热线[:：]\s*(?P<number>\S.*)$")
@@ -189,14 +190,6 @@ def _get_or_create(model, **where):
     return row
 
 
-def _category(name: str) -> Category:
-    category = db.session.scalar(select(Category).filter_by(name=name))
-    if category is None:
-        category = Category(name=name, slug=name)
-        db.session.add(category)
-    return category
-
-
 def _upsert_article(key: str, **fields) -> Article:
     article = db.session.scalar(select(Article).filter_by(import_key=key))
     if article is None:
@@ -223,7 +216,7 @@ def _store(page: ParsedPage, category_name: str) -> Article:
     footer = [{"label": label, "href": KNOWN_LINKS.get(label)} for label in page.footer_links]
     for link in footer:
         if link["href"] is None:
-            link["href"] = f"/categories/{_category(link['label']).slug}"
+            link["href"] = f"/categories/{taxonomy.category(link['label']).slug}"
     save_settings(
         hotline=page.hotline,
         disclaimer=page.disclaimer,
@@ -232,8 +225,8 @@ def _store(page: ParsedPage, category_name: str) -> Article:
     )
     author = _get_or_create(User, username=page.username)
     author.display_name = page.display_name
-    category = _category(category_name)
-    tags = [_get_or_create(Tag, name=word) for word in page.keywords]
+    category = taxonomy.category(category_name)
+    tags = taxonomy.tags(page.keywords)
     key = f"article:{page.username}:{page.published_at:%Y-%m-%d}:{page.title}"
     common = {"category": category, "author": author, "published_at": page.published_at}
     # Headlines first and in reverse, so a latest-first list shows them in the page's order.

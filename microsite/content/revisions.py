@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from ..extensions import db
 from ..sanitize import clean_html
+from . import taxonomy
 from .models import Article, Revision, Tag, User, article_tags
 
 # Notes of revisions that were not a plain edit.
@@ -188,11 +189,6 @@ def _prune(article_id: int, pending: list[dict]) -> list[dict]:
     return survivors_pending
 
 
-def _tags(names: list[str]) -> list[Tag]:
-    existing = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(names)))}
-    return [existing.get(name) or Tag(name=name) for name in names]
-
-
 def restore(article: Article, revision: Revision, user: User | None) -> Revision | None:
     """Put a revision's text back into the article, recorded as a new revision; call before
     commit. Returns None when the article already holds that text."""
@@ -200,5 +196,5 @@ def restore(article: Article, revision: Revision, user: User | None) -> Revision
         article.title = revision.title
         # Cleaned again: the allow-list may have narrowed since this text was saved.
         article.body = clean_html(revision.body)
-        article.tags = _tags(split_tags(revision.tags))
+        article.tags = taxonomy.tags(split_tags(revision.tags))
     return record(article, user, RESTORED_NOTE.format(version=revision.version))

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from ...accounts.usernames import normalize
 from ...extensions import db
 from ...sanitize import clean_html
-from .. import images
+from .. import images, taxonomy
 from ..models import DRAFT, PUBLISHED, SCHEDULED, Article, Category, ImportedFile, Page, Tag, User
 from ..models import Image as ImageRecord
 from . import permalinks, wpbody
@@ -168,27 +168,15 @@ class _Importer:
     def category(self, nicename: str) -> Category:
         slug = nicename[:NAME_MAX]
         if slug not in self.categories:
-            found = db.session.scalar(select(Category).filter_by(slug=slug))
-            if found is None:
-                name = self.category_path(nicename)
-                found = db.session.scalar(select(Category).filter_by(name=name))
-            if found is None:
-                found = Category(name=self.category_path(nicename), slug=slug)
-                db.session.add(found)
+            found = taxonomy.category(self.category_path(nicename), slug=slug)
+            if taxonomy.is_new(found):
                 self.summary.counts["categories"] += 1
             self.categories[slug] = found
         return self.categories[slug]
 
     def tags(self, names: list[str]) -> list[Tag]:
-        tags = []
-        for name in dict.fromkeys(n.strip()[:NAME_MAX] for n in names if n.strip()):
-            tag = db.session.scalar(select(Tag).filter_by(name=name))
-            if tag is None:
-                tag = Tag(name=name)
-                db.session.add(tag)
-                db.session.flush()
-                self.summary.counts["tags"] += 1
-            tags.append(tag)
+        tags = taxonomy.tags(n.strip()[:NAME_MAX] for n in names if n.strip())
+        self.summary.counts["tags"] += sum(taxonomy.is_new(tag) for tag in tags)
         return tags
 
     # Posts and pages --------------------------------------------------------------------
