@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .text import system_clock
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -98,4 +100,7 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         # tells the server it still has the article open.
         "AUTOSAVE_SECONDS": int(os.environ.get("MICROSITE_AUTOSAVE_SECONDS", 20)),
         "PRESENCE_SECONDS": int(os.environ.get("MICROSITE_PRESENCE_SECONDS", 30)),
+        # What time it is: a callable returning aware UTC now (microsite.text.utc_now reads it).
+        # Not from the environment: tests give an app a clock they can move.
+        "CLOCK": system_clock,
     }

@@ -19,7 +19,6 @@ The policy, in one place (`_verdict`):
 from __future__ import annotations
 
 import math
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,8 +45,8 @@ _EXTENSION = "microsite_throttle"
 
 
 def now() -> float:
-    """Unix time, moved with the site clock (tests move text.CLOCK_OFFSET, never sleep)."""
-    return time.time() + text.CLOCK_OFFSET.total_seconds()
+    """Unix time from the site's clock (the `CLOCK` setting: tests move it, never sleep)."""
+    return text.utc_now().timestamp()
 
 
 @dataclass

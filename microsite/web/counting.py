@@ -35,6 +35,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import text
 from ..content.models import Article, ViewMark
 from ..extensions import db
 
@@ -64,7 +65,7 @@ def is_crawler(user_agent: str) -> bool:
 
 
 def _now() -> float:
-    return time.time()
+    return text.utc_now().timestamp()
 
 
 def window_start(now: float | None = None) -> int:
