@@ -58,7 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     counting.init_app(app)
     search.init_app(app)
     job_queue.init_app(app)
-    page_cache.listen()
+    page_cache.listen(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(pages.bp)

@@ -37,7 +37,6 @@ def _stamp(user: User) -> str:
     return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-@login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     """The user of this request's session, if that session is still open on the server."""
     if not user_id.isdigit():
@@ -157,6 +156,7 @@ def _csrf_error(error: CSRFError):
 
 
 def init_app(app: Flask) -> None:
+    login_manager.user_loader(load_user)
     login_manager.login_message = "请先登录。"
     login_manager.login_view = "admin.login"
     login_manager.unauthorized_handler(_unauthorized)

@@ -18,9 +18,8 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ..extensions import db, new_session
 from ..search import sync
 from ..text import cn_date, local_now
 from .models import PUBLISHED, SCHEDULED, Article
@@ -47,7 +46,7 @@ def due_ids(connection, now: datetime) -> list[int]:
 def _publish(bind, article_id: int, now: datetime) -> bool:
     """Publish one due article; False when another process got there first (or it was
     edited meanwhile): the UPDATE matched no row and this process wrote nothing."""
-    with Session(bind) as session:
+    with new_session(bind=bind) as session:
         result = session.execute(
             update(Article)
             .where(

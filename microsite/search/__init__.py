@@ -281,7 +281,7 @@ def init_app(app: Flask) -> None:
     )
     app.extensions[EXTENSION] = search
     app.extensions[backends.EXTENSION] = backends.create(backends.chosen(app.config))
-    sync.listen()
+    sync.listen(app)
 
 
 def follow() -> int:

@@ -28,9 +28,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Response, current_app, g, make_response, request
+from flask import Flask, Response, current_app, g, make_response, request
 from flask_login import current_user
-from sqlalchemy import event, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -46,7 +46,7 @@ from ..content.models import (
     Tag,
     User,
 )
-from ..extensions import db
+from ..extensions import db, on_session
 from ..files import new_folder, write_atomically
 from ..text import local_now
 from .origin import site_origin, understood_args
@@ -140,10 +140,9 @@ def new_revision(session: Session, key: str) -> None:
     session.add(marker)
 
 
-def listen() -> None:
-    """Register the site-revision listener once per process, for every Session."""
-    if not event.contains(Session, "before_flush", _mark_site_change):
-        event.listen(Session, "before_flush", _mark_site_change)
+def listen(app: Flask) -> None:
+    """Mark site changes in this app's sessions (not in other apps' or other code's)."""
+    on_session(app, "before_flush", _mark_site_change)
 
 
 def serve(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 from flask_login import current_user
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+
+from ..extensions import on_engine_connect
 
 CSP = "; ".join(
     [
@@ -39,7 +39,6 @@ def _security_headers(response):
     return response
 
 
-@event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets readers go on while one worker writes; busy_timeout makes a writer wait
     # for the lock instead of failing with "database is locked".
@@ -64,5 +63,6 @@ def _refuse_nul_bytes() -> None:
 
 
 def init_app(app: Flask) -> None:
+    on_engine_connect(app, _sqlite_pragmas)
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
