@@ -18,10 +18,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, select, tuple_
+from sqlalchemy import Column, ColumnElement, Select, select, tuple_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import defer, lazyload
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import replacement_traverse
 from werkzeug.exceptions import BadRequest, NotFound
 
 from ..extensions import db
@@ -101,6 +102,9 @@ MOST_READ = Ordering(
 _HEADLINE_ONLY = (defer(Article.body), lazyload(Article.category), lazyload(Article.author))
 
 
+_NEWEST_FIRST = (Article.published_at.desc(), Article.id.desc())
+
+
 def _listed(full: bool = False) -> Select:
     """Published and cleared headlines (cleared ones show as placeholders), newest first."""
     return (
@@ -109,13 +113,20 @@ def _listed(full: bool = False) -> Select:
         # "not a draft" rather than "IN (published, cleared)": the same rows, but it lets the
         # planner walk the (published_at, id) index in order instead of sorting.
         .where(Article.status != DRAFT, Article.published_at.is_not(None))
-        .order_by(Article.published_at.desc(), Article.id.desc())
+        .order_by(*_NEWEST_FIRST)
     )
 
 
 def live_query(full: bool = False) -> Select:
-    """Published articles only (no cleared placeholders), newest first; full: whole rows."""
-    return _listed(full).where(Article.status == PUBLISHED)
+    """Live articles only (no cleared placeholders), newest first; full: whole rows.
+    Article.is_live's `status = 'published'` lets the planner walk the (status,
+    published_at, id) index in order: no sort, however many articles."""
+    return (
+        select(Article)
+        .options(*(() if full else _HEADLINE_ONLY))
+        .where(Article.is_live)
+        .order_by(*_NEWEST_FIRST)
+    )
 
 
 def neighbours(article: Article) -> tuple[Article | None, Article | None]:
@@ -135,7 +146,7 @@ def most_read_query() -> Select:
     return (
         select(Article)
         .options(*_HEADLINE_ONLY)
-        .where(Article.status == PUBLISHED, Article.published_at.is_not(None))
+        .where(Article.is_live)
         .order_by(Article.view_count.desc(), Article.id.desc())
     )
 
@@ -313,10 +324,15 @@ def _sqlite_unindexed_column(element: _unindexed, compiler, **kw) -> str:
 # has none. Taking the status and time out of index selection leaves the name's own index
 # (then the article's primary key), so each probe costs a seek.
 def _live_article_looked_up_by_name() -> ColumnElement[bool]:
-    """An article readers can open (published, with a publish time), for those probes."""
-    return and_(
-        _unindexed(Article.status) == PUBLISHED, _unindexed(Article.published_at).is_not(None)
-    )
+    """Article.is_live with each of its columns kept out of index selection, for those probes."""
+    articles = Article.__table__
+
+    def unindexed(element):
+        if isinstance(element, Column) and element.table is articles:
+            return _unindexed(element)
+        return None
+
+    return replacement_traverse(Article.is_live.expression, {}, unindexed)
 
 
 def _category_in_use() -> ColumnElement[bool]:
