@@ -19,23 +19,23 @@ def _revisions() -> dict[str, str]:
     return {row.key: row.data for row in rows}
 
 
+def _save_twice(app) -> None:
+    """A commit through db.session and one through new_session, in this app's context."""
+    with app.app_context():
+        db.session.add(Category(name="甲", slug="a"))
+        db.session.commit()
+        with new_session(bind=db.engine) as session:
+            session.add(Category(name="乙", slug="b"))
+            session.commit()
+
+
 def test_a_hook_runs_for_its_own_apps_sessions_only(tmp_path):
     first, second = make_app(tmp_path / "a"), make_app(tmp_path / "b")
     seen = []
     on_session(first, "after_commit", lambda session: seen.append(session))
-    with second.app_context():
-        db.session.add(Category(name="乙", slug="b"))
-        db.session.commit()
-        with new_session(bind=db.engine) as session:
-            session.add(Category(name="丙", slug="c"))
-            session.commit()
+    _save_twice(second)
     assert seen == []
-    with first.app_context():
-        db.session.add(Category(name="甲", slug="a"))
-        db.session.commit()
-        with new_session(bind=db.engine) as session:
-            session.add(Category(name="丁", slug="d"))
-            session.commit()
+    _save_twice(first)
     assert len(seen) == 2
 
 
