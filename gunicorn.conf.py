@@ -32,7 +32,7 @@ def post_fork(server, worker):
 def worker_exit(server, worker):
     # Views buffered since the last write are recorded before the worker goes (the background
     # worker adds them to the counts).
-    from microsite.counting import view_counter
+    from microsite.web.counting import view_counter
 
     app = worker.app.wsgi()
     with app.app_context():

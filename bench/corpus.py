@@ -36,10 +36,19 @@ from sqlalchemy import event, func, insert, select
 
 from microsite import create_app
 from microsite.cli import DEMO_PAGE
+from microsite.content.importer import body_html, parse_page
+from microsite.content.models import (
+    CLEARED,
+    DRAFT,
+    PUBLISHED,
+    Article,
+    Category,
+    Tag,
+    User,
+    article_tags,
+)
+from microsite.content.site import save_settings
 from microsite.extensions import db
-from microsite.importer import body_html, parse_page
-from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, Category, Tag, User, article_tags
-from microsite.site import save_settings
 
 from . import CACHE_DIR
 from .vocab import NOUNISH, Vocabulary, load_vocabulary

@@ -135,7 +135,7 @@ def prime(server: Gunicorn, target: Target, threads: int = 4) -> float:
     """Request every path once (a reader's first view: nothing stored yet); mean ms per page.
 
     The rounds that follow measure the site as readers meet it after that: pages stored once
-    per content change and shared by the workers (microsite.page_cache).
+    per content change and shared by the workers (microsite.web.page_cache).
     """
     headers = {"HX-Request": "true"} if target.hx else {}
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from flask import Flask
 from sqlalchemy import event, func, select
 
-from microsite import listings
+from microsite.content import listings
+from microsite.content.models import PUBLISHED, Article, Category, Tag
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, Category, Tag
 
 HX = {"HX-Request": "true"}
 _NEXT = re.compile(r'hx-get="([^"]+)"')

@@ -102,7 +102,7 @@ def _create_admin(env: dict) -> None:
     script = (
         "from microsite import create_app\n"
         "from microsite.extensions import db\n"
-        "from microsite.models import User\n"
+        "from microsite.content.models import User\n"
         "import os\n"
         "app = create_app()\n"
         "with app.app_context():\n"

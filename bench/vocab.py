@@ -21,7 +21,7 @@ from pathlib import Path
 import rjieba
 
 from microsite.cli import DEMO_PAGE
-from microsite.importer import parse_page
+from microsite.content.importer import parse_page
 
 from . import CACHE_DIR
 

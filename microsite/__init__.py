@@ -29,14 +29,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
-    from . import auth, cli, counting, errors, extensions, page_cache, rendering, search, security
+    from . import cli, errors, extensions, search
     from . import queue as job_queue
-    from .origin import init_app as init_origin
-    from .transfer import cli as transfer_cli
-    from .transfer import permalinks
+    from .accounts import auth
+    from .content.transfer import cli as transfer_cli
+    from .content.transfer import permalinks
     from .views import admin, feeds, media, pages, public
     from .views import health as health_views
     from .views import search as search_views
+    from .web import counting, page_cache, rendering, security
+    from .web.origin import init_app as init_origin
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(
@@ -56,7 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     counting.init_app(app)
     search.init_app(app)
     job_queue.init_app(app)
-    page_cache.listen()
+    page_cache.listen(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(pages.bp)

@@ -12,11 +12,13 @@ from flask import Flask, current_app
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from . import jobs, picture_library, queue, scheduling, search, user_sessions
+from . import jobs, queue, search
+from .accounts import user_sessions
+from .accounts.usernames import normalize
+from .content import picture_library, scheduling
+from .content.importer import PageFormatError, parse_page, store_page
+from .content.models import Article, Page, User
 from .extensions import db
-from .importer import PageFormatError, parse_page, store_page
-from .models import Article, Page, User
-from .usernames import normalize
 
 DEMO_PAGE = Path(__file__).parent / "demo" / "seed_page.txt"
 DEMO_PAGES = {

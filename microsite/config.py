@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .text import system_clock
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -65,15 +67,15 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         # enqueued (the default under TESTING).
         "JOBS_URL": os.environ.get("MICROSITE_JOBS_URL", ""),
         # The site's origin (https://news.example.cn): every absolute URL is built from it, and
-        # other Host headers are refused (microsite.origin). Unset: the first host asked for.
+        # other Host headers are refused (microsite.web.origin). Unset: the first host asked for.
         "SITE_URL": os.environ.get("MICROSITE_SITE_URL") or None,
         # More host names accepted besides SITE_URL's (they still get SITE_URL's links).
         "EXTRA_TRUSTED_HOSTS": _env_list("MICROSITE_TRUSTED_HOSTS"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_flag("SESSION_COOKIE_SECURE"),
-        # Server-side sign-in sessions (microsite.user_sessions): a session ends after this long
-        # without a request, and this long after sign-in whatever happens.
+        # Server-side sign-in sessions (accounts/user_sessions.py): a session ends after this
+        # long without a request, and this long after sign-in whatever happens.
         "SESSION_IDLE_MINUTES": float(os.environ.get("MICROSITE_SESSION_IDLE_MINUTES", 120)),
         "SESSION_MAX_HOURS": float(os.environ.get("MICROSITE_SESSION_MAX_HOURS", 7 * 24)),
         "REMEMBER_COOKIE_HTTPONLY": True,
@@ -82,20 +84,23 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)),
         "WTF_CSRF_TIME_LIMIT": None,
         # Reader pages rendered once per content change, shared by a host's workers on disk
-        # (microsite.page_cache); an empty value turns the cache off.
+        # (microsite.web.page_cache); an empty value turns the cache off.
         "PAGE_CACHE_DIR": os.environ.get("MICROSITE_PAGE_CACHE_DIR", str(instance_path / "cache")),
         "PAGE_CACHE_MAX_ENTRIES": int(os.environ.get("MICROSITE_PAGE_CACHE_MAX_ENTRIES", 20000)),
         "RELATED_PAGE_SIZE": 10,
         "RELATED_MAX": 100,
         "LIST_PAGE_SIZE": 20,
         "REVISIONS_KEEP": int(os.environ.get("MICROSITE_REVISIONS_KEEP", 0)),  # 0: keep all
-        # Uploaded pictures (microsite.images); several hosts need one shared directory.
+        # Uploaded pictures (microsite.content.images); several hosts need one shared directory.
         "UPLOAD_DIR": os.environ.get("MICROSITE_UPLOAD_DIR", str(instance_path / "uploads")),
         "UPLOAD_MAX_BYTES": int(os.environ.get("MICROSITE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)),
         # `flask prune-uploads` removes pictures no article uses once they are this old.
         "UPLOAD_PRUNE_DAYS": int(os.environ.get("MICROSITE_UPLOAD_PRUNE_DAYS", 30)),
-        # The writing desk (microsite.desk): how often the editor autosaves unsaved text and
+        # The writing desk (microsite.content.desk): how often the editor autosaves unsaved text and
         # tells the server it still has the article open.
         "AUTOSAVE_SECONDS": int(os.environ.get("MICROSITE_AUTOSAVE_SECONDS", 20)),
         "PRESENCE_SECONDS": int(os.environ.get("MICROSITE_PRESENCE_SECONDS", 30)),
+        # What time it is: a callable returning aware UTC now (microsite.text.utc_now reads it).
+        # Not from the environment: tests give an app a clock they can move.
+        "CLOCK": system_clock,
     }

@@ -27,9 +27,9 @@ except ImportError:  # WTForms before 3.3 takes (value, label) tuples, which 3.3
         return (value, label)
 
 
-from .auth import safe_next
+from .accounts.auth import safe_next
+from .content.models import DRAFT, PUBLISHED
 from .controls import one_line, without_controls
-from .models import DRAFT, PUBLISHED
 from .sanitize import images_missing_alt
 
 MAX_TAGS = 20

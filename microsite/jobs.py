@@ -94,7 +94,7 @@ def rebuild_index() -> None:
 
 
 def publish_due() -> list[int]:
-    from . import scheduling
+    from .content import scheduling
 
     return scheduling.publish_due()
 
@@ -103,7 +103,7 @@ def fold_view_counts() -> int:
     """Add the views every web worker and host recorded to the articles' counts."""
     from flask import current_app
 
-    from .counting import fold_views, view_counter
+    from .web.counting import fold_views, view_counter
 
     view_counter().write_marks()  # this process's own, if it served any
     return fold_views(current_app._get_current_object())
@@ -122,7 +122,7 @@ def clean_up() -> tuple[int, int]:
 def clean_page_cache(app: Flask, now: float | None = None) -> int:
     """Remove stored-page folders of older content stamps untouched for an hour; the newest
     folder always stays (it is the current stamp's, or will be again). Returns folders removed."""
-    from .page_cache import BY_CONTENT
+    from .web.page_cache import BY_CONTENT
 
     root = app.config.get("PAGE_CACHE_DIR")
     if not root or not Path(root).is_dir():
@@ -149,7 +149,7 @@ def _clean_folders(parent: Path, now: float, skip: str | None = None) -> int:
 def clean_uploads(app: Flask) -> int:
     """Delete uploaded pictures nothing shows once they are UPLOAD_PRUNE_DAYS old (the same
     rule as `flask prune-uploads`). Returns pictures removed."""
-    from .picture_library import prune_unused_uploads
+    from .content.picture_library import prune_unused_uploads
 
     older_than = timedelta(days=float(app.config["UPLOAD_PRUNE_DAYS"]))
     removed = prune_unused_uploads(app, older_than)
@@ -174,7 +174,8 @@ class HostLoop:
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from . import related, search
+        from . import search
+        from .content import related
 
         next_beat = next_sweep = 0.0
         seen = None

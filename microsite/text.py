@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from html import escape, unescape
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import rjieba
+from flask import current_app, has_app_context
 
 SITE_TZ = ZoneInfo("Asia/Shanghai")
 MASK = "***"
@@ -20,14 +21,22 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TAG_SPLIT = re.compile(r"(<[^>]*>)")
 
 
-# Added to the wall clock. Only tests move it (monkeypatch), e.g. to let a scheduled article
-# come due without waiting: every time the site stamps or compares is read through local_now.
-CLOCK_OFFSET = timedelta(0)
+def system_clock() -> datetime:
+    """The machine's clock, aware UTC: the default for the `CLOCK` setting."""
+    return datetime.now(UTC)
+
+
+def utc_now() -> datetime:
+    """Now, aware UTC, from this app's `CLOCK` setting (tests give an app one they move, e.g.
+    to let a scheduled article come due without waiting); outside an app, the machine's clock.
+    Every time the site stamps or compares is read through here."""
+    clock = current_app.config.get("CLOCK") if has_app_context() else None
+    return (clock or system_clock)()
 
 
 def local_now() -> datetime:
     """The site's local wall-clock time, naive, to the second."""
-    return (datetime.now(SITE_TZ) + CLOCK_OFFSET).replace(tzinfo=None, microsecond=0)
+    return utc_now().astimezone(SITE_TZ).replace(tzinfo=None, microsecond=0)
 
 
 def cn_date(value: datetime | None) -> str:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
+from microsite.content.importer import parse_page, store_page
+from microsite.content.models import User
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
-from microsite.models import User
 from tests.support.app import (
     ADMIN_PASSWORD,
     CHROMIUM,

@@ -7,8 +7,8 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select, update
 
+from microsite.content.models import CLEARED, DRAFT, PUBLISHED, Article
 from microsite.extensions import db
-from microsite.models import CLEARED, DRAFT, PUBLISHED, Article
 from microsite.views.admin import articles as article_views
 from tests.support.app import soup
 from tests.support.articles import CATEGORY, article_form, create, form_fields, textarea

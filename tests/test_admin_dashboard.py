@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from microsite.content.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category
 from microsite.extensions import db
-from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category
 from tests.support.app import soup
 
 

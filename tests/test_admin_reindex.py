@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from microsite import admin_jobs, queue, search
+from microsite.content.models import PUBLISHED, Article, User
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, User
 from tests.support.app import ADMIN_PASSWORD, FreshContextClient, make_app, soup
 from tests.support.forms import sign_in
 from tests.support.queue import QueueRunner, queued_config

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from microsite.content.models import MaskedWord, Page
+from microsite.content.site import site_settings
 from microsite.extensions import db
-from microsite.models import MaskedWord, Page
-from microsite.site import site_settings
 from tests.support.app import soup
 
 

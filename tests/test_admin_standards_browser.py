@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, Page
 
+from microsite.content.models import Article
 from microsite.extensions import db
-from microsite.models import Article
 from tests.support.app import ADMIN_PASSWORD, SEED_TITLE
 from tests.support.factories import make_user
 from tests.support.standards import axe_violations, horizontal_overflow, nu_errors

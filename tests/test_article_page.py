@@ -5,8 +5,8 @@ import re
 import pytest
 from sqlalchemy import select
 
+from microsite.content.models import CLEARED, Article, MaskedWord
 from microsite.extensions import db
-from microsite.models import CLEARED, Article, MaskedWord
 from tests.support.app import SEED_TITLE, soup
 
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from microsite.auth import safe_next
+from microsite.accounts.auth import safe_next
+from microsite.content.models import User
 from microsite.extensions import db
-from microsite.models import User
 from tests.support.app import ADMIN_PASSWORD, make_app, soup
 from tests.support.factories import make_user
 from tests.support.forms import csrf_token_of, post_form, sign_in
@@ -92,15 +92,7 @@ def test_sixth_failure_gets_a_429_that_says_when_to_retry(client, admin_user):
     assert client.get("/admin/login").status_code == 200  # the form itself still opens
 
 
-def _move_clock(monkeypatch, **delta) -> None:
-    from datetime import timedelta
-
-    from microsite import text
-
-    monkeypatch.setattr(text, "CLOCK_OFFSET", text.CLOCK_OFFSET + timedelta(**delta))
-
-
-def test_a_username_under_attack_is_slowed_down_not_locked(client, admin_user, monkeypatch):
+def test_a_username_under_attack_is_slowed_down_not_locked(client, admin_user, site_clock):
     """Guesses from many addresses slow the username down; the owner still signs in from an
     address they used before, and everyone else may try again after a delay."""
     owner = {"REMOTE_ADDR": "10.0.9.9"}
@@ -119,7 +111,7 @@ def test_a_username_under_attack_is_slowed_down_not_locked(client, admin_user, m
     assert sign_in(client, environ_base=owner).status_code == 302
     client.post("/admin/logout", environ_base=owner)
     # Past the delay a new address may check one password, then waits twice as long.
-    _move_clock(monkeypatch, seconds=31)
+    site_clock.move(seconds=31)
     assert sign_in(client, password="wrong", environ_base=stranger).status_code == 422
     again = sign_in(client, environ_base={"REMOTE_ADDR": "10.0.1.2"})
     assert again.status_code == 429

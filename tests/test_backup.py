@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from microsite import images, revisions
+from microsite.content import images, revisions
+from microsite.content.importer import parse_page, store_page
+from microsite.content.models import Article, Revision, User
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
-from microsite.models import Article, Revision, User
 from tests.support.app import POSTGRES, SEED_TEXT, LiveServer, make_app
 from tests.support.snapshot import differences, public_urls, snapshot
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from microsite import search
+from microsite.content.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, BulkAction
 from microsite.extensions import db
-from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, BulkAction
 from microsite.text import local_now
 from tests.support.app import FreshContextClient, make_app, soup
 from tests.support.factories import make_user
@@ -305,7 +305,7 @@ def test_csrf_is_required(tmp_path):
 def test_a_conflicting_save_changes_nothing(desk, monkeypatch):
     """If one article was saved by someone else meanwhile, its versioned UPDATE matches no
     row: the whole action is rolled back, the others included, and nothing is recorded."""
-    from microsite import lifecycle
+    from microsite.content import lifecycle
 
     client, published = desk["client"], desk["published"]
     clear = lifecycle.RULES["clear"]

@@ -10,8 +10,8 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from microsite.content.models import PUBLISHED, Article
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article
 from microsite.text import local_now
 from tests.support.browser import sign_in_page, watch_problems
 from tests.support.factories import make_user

@@ -11,10 +11,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import select
 
+from microsite.content.models import PUBLISHED, Article, Category, Page, Tag, User
+from microsite.content.models import Image as ImageRecord
+from microsite.content.site import save_settings, site_settings
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, Category, Page, Tag, User
-from microsite.models import Image as ImageRecord
-from microsite.site import save_settings, site_settings
 from microsite.text import local_now
 from tests.support.app import soup
 from tests.support.factories import picture

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import threading
 import xml.etree.ElementTree as ET
-from datetime import timedelta
 
 import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from microsite import counting, create_app, jobs, text
-from microsite.counting import fold_views, view_counter
+from microsite import create_app, jobs
+from microsite.content.models import Article, ViewMark
 from microsite.extensions import db
-from microsite.models import Article, ViewMark
+from microsite.web import counting
+from microsite.web.counting import fold_views, view_counter
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -66,9 +66,9 @@ def modified_stamps(client, article_id: int) -> tuple[str, str, str]:
     return last_modified, lastmod, updated
 
 
-def test_reading_never_moves_last_modified_but_an_edit_does(client, seeded, monkeypatch):
+def test_reading_never_moves_last_modified_but_an_edit_does(client, seeded, site_clock):
     before = modified_stamps(client, seeded.id)
-    monkeypatch.setattr(text, "CLOCK_OFFSET", text.CLOCK_OFFSET + timedelta(days=3))
+    site_clock.move(days=3)
     for number in range(30):
         assert client.get(f"/articles/{seeded.id}", **reader(number)).status_code == 200
     assert fold_counts() > 0
@@ -169,19 +169,19 @@ def test_one_reader_on_two_hosts_is_one_view(app, client, seeded):
     assert view_count(seeded.id) == 1
 
 
-def test_the_next_window_counts_again_and_old_marks_are_forgotten(client, seeded, monkeypatch):
+def test_the_next_window_counts_again_and_old_marks_are_forgotten(client, seeded, site_clock):
     start = counting.window_start()
-    monkeypatch.setattr(counting, "_now", lambda: start + 60)
+    site_clock.set(start + 60)
     client.get(f"/articles/{seeded.id}", **reader(1))
     assert fold_counts() == 1
-    monkeypatch.setattr(counting, "_now", lambda: start + counting.REPEAT_WINDOW - 1)
+    site_clock.set(start + counting.REPEAT_WINDOW - 1)
     client.get(f"/articles/{seeded.id}", **reader(1))
     assert fold_counts() == 0
-    monkeypatch.setattr(counting, "_now", lambda: start + counting.REPEAT_WINDOW + 1)
+    site_clock.set(start + counting.REPEAT_WINDOW + 1)
     client.get(f"/articles/{seeded.id}", **reader(1))
     assert fold_counts() == 1
     assert view_count(seeded.id) == 2
-    monkeypatch.setattr(counting, "_now", lambda: start + 3 * counting.REPEAT_WINDOW)
+    site_clock.set(start + 3 * counting.REPEAT_WINDOW)
     fold_counts()
     assert db.session.scalar(select(func.count()).select_from(ViewMark)) == 0
 

@@ -14,15 +14,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from microsite.content.importer import parse_page, store_page
+from microsite.content.models import Article, MaskedWord, User
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
-from microsite.models import Article, MaskedWord, User
 from tests.support.app import SEED_TEXT, make_app, soup
 from tests.support.factories import make_user
 from tests.support.forms import csrf_token_of, sign_in
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-# What the site says when the token is missing or wrong (microsite.auth._csrf_error).
+# What the site says when the token is missing or wrong (microsite.accounts.auth._csrf_error).
 CSRF_MESSAGE = "表单已过期或缺少安全校验信息，请刷新页面后重新提交。"
 # Routes known today that change state; the walk must at least reach these.
 KNOWN_CHANGES = {

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from microsite.content.models import PUBLISHED, Article, Category, Tag
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, Category, Tag
 from tests.support.app import ADMIN_PASSWORD, soup
 
 

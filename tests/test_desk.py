@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from microsite.content.models import PUBLISHED, Article, Autosave, Category, Presence, Revision
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, Autosave, Category, Presence, Revision
 from microsite.text import local_now
 from tests.support.app import make_app, soup
 from tests.support.factories import make_user

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from microsite.content.models import Article, Presence, User
 from microsite.extensions import db
-from microsite.models import Article, Presence, User
 from tests.support.app import SEED_TITLE
 from tests.support.browser import sign_in_page, watch_problems
 from tests.support.factories import make_user

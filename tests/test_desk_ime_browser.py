@@ -14,8 +14,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from microsite.content.models import Article
 from microsite.extensions import db
-from microsite.models import Article
 from tests.support.browser import sign_in_page, watch_problems
 from tests.support.standards import axe_violations
 

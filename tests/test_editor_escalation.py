@@ -9,8 +9,8 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
+from microsite.content.models import Article, User
 from microsite.extensions import db
-from microsite.models import Article, User
 from tests.support.app import make_app
 from tests.support.factories import make_user
 from tests.support.forms import post_form, sign_in

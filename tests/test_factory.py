@@ -52,3 +52,29 @@ def test_embedded_default_uses_instance_sqlite(tmp_path, monkeypatch):
     config = load_config(tmp_path, with_secret=False)
     assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'microsite.sqlite3'}"
     assert config["SEARCH_INDEX_DIR"].endswith("search_index")
+
+
+def test_the_clock_is_each_apps_own_setting(tmp_path):
+    """Time comes from the app's CLOCK setting, so moving one app's clock moves no other."""
+    from datetime import UTC, datetime
+
+    from microsite import text
+
+    def config(name, **extra):
+        return {
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "INSTANCE_PATH": str(tmp_path / name),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / name}.db",
+            **extra,
+        }
+
+    later = datetime(2031, 1, 2, 3, 4, 5, 678, tzinfo=UTC)
+    moved = create_app(config("moved", CLOCK=lambda: later))
+    plain = create_app(config("plain"))
+    assert plain.config["CLOCK"] is text.system_clock
+    with moved.app_context():
+        assert text.utc_now() == later
+        assert text.local_now() == datetime(2031, 1, 2, 11, 4, 5)  # Asia/Shanghai, to the second
+    with plain.app_context():
+        assert abs((text.utc_now() - datetime.now(UTC)).total_seconds()) < 60

@@ -21,17 +21,17 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import sqlalchemy
 from whoosh.writing import SegmentWriter
 
 from bench import load
 from microsite import search
+from microsite.content.importer import parse_page, store_page
+from microsite.content.models import Article
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
-from microsite.models import Article
 from tests.support.app import POSTGRES, SEED_TEXT, make_app
 from tests.support.factories import make_user
 from tests.support.forms import post_form, sign_in
+from tests.support.sql import write_lock_held
 from tests.support.waiting import wait_until
 
 sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="SQLite locking and files")
@@ -234,15 +234,8 @@ def test_requests_wait_for_a_briefly_locked_database(fault_app):
     token_page = desk.get("/admin/articles/new").get_data(as_text=True)
     token = token_page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     article = _article_id(fault_app)
-    path = fault_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    writing = threading.Event()
     events: list[str] = []
     results = {}
-
-    def notice_the_write(conn, cursor, statement, *args) -> None:
-        is_write = statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
-        if is_write and threading.current_thread().name == "save":
-            writing.set()
 
     def save() -> None:
         data = {
@@ -257,24 +250,14 @@ def test_requests_wait_for_a_briefly_locked_database(fault_app):
         results["view"] = fault_app.test_client().get(f"/articles/{article}")
         events.append("viewed")
 
-    with fault_app.app_context():
-        engine = db.engine
-    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
-    blocker.execute("BEGIN IMMEDIATE")
-    sqlalchemy.event.listen(engine, "before_cursor_execute", notice_the_write)
     saving = threading.Thread(target=save, name="save")
     viewing = threading.Thread(target=view, name="view")
-    try:
+    with write_lock_held(fault_app, saving) as writing:
         saving.start()
         viewing.start()
         assert writing.wait(timeout=60), "the save never began writing"
         viewing.join(timeout=60)  # readers are not held up by a writer
         events.append("released")
-    finally:
-        blocker.execute("COMMIT")
-        blocker.close()
-        saving.join(timeout=60)
-        sqlalchemy.event.remove(engine, "before_cursor_execute", notice_the_write)
     # The save could only finish after the lock went: it waited instead of failing.
     assert events == ["viewed", "released", "saved"]
     response = results["save"]

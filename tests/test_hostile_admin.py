@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from microsite import search
+from microsite.content.models import Article, MaskedWord
 from microsite.extensions import db
-from microsite.models import Article, MaskedWord
 from tests.support.app import make_app
 from tests.support.factories import make_user
 from tests.support.forms import post_form, sign_in

@@ -11,10 +11,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from microsite import search
+from microsite.content.models import PUBLISHED, Article, Category, MaskedWord, Tag
+from microsite.content.site import save_settings
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, Category, MaskedWord, Tag
 from microsite.sanitize import clean_html
-from microsite.site import save_settings
 from microsite.text import local_now
 from tests.support.app import ADMIN_PASSWORD
 from tests.support.factories import make_user

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from microsite.content.models import PUBLISHED, Article, Tag
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, Tag
 from tests.support.app import soup
 from tests.support.forms import sign_in
 

@@ -15,10 +15,10 @@ import pytest
 from playwright.sync_api import Page
 from sqlalchemy import select
 
+from microsite.content.models import PUBLISHED, Article, Revision, User
+from microsite.content.models import Page as SitePage
+from microsite.content.site import save_settings
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, Revision, User
-from microsite.models import Page as SitePage
-from microsite.site import save_settings
 from microsite.text import local_now
 from tests.support.browser import sign_in_page
 from tests.support.factories import make_user

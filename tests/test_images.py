@@ -11,10 +11,10 @@ import pytest
 from PIL import ExifTags, Image
 from sqlalchemy import func, select
 
-from microsite import images
+from microsite.content import images
+from microsite.content.models import Article
+from microsite.content.models import Image as ImageRecord
 from microsite.extensions import db
-from microsite.models import Article
-from microsite.models import Image as ImageRecord
 from microsite.sanitize import clean_html, images_missing_alt, strips_markup
 from tests.support.app import FreshContextClient, make_app, soup
 from tests.support.factories import make_user, picture

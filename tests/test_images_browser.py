@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from microsite.content.models import PUBLISHED, Article, Category
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, Category
 from microsite.text import local_now
 from tests.support.browser import sign_in_page, watch_problems
 from tests.support.factories import gradient_png, make_user

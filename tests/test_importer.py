@@ -5,10 +5,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from microsite.content.importer import PageFormatError, parse_page, store_page
+from microsite.content.models import CLEARED, PUBLISHED, Article, RelatedLink, Setting, Tag, User
+from microsite.content.site import site_settings
 from microsite.extensions import db
-from microsite.importer import PageFormatError, parse_page, store_page
-from microsite.models import CLEARED, PUBLISHED, Article, RelatedLink, Setting, Tag, User
-from microsite.site import site_settings
 from tests.support.app import CLEARED_IN_SEED, SEED_TEXT, SEED_TITLE
 
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from microsite import search
+from microsite.content.models import DRAFT, PRUNED_MARK, IndexChange, IndexHost
 from microsite.extensions import db
-from microsite.models import DRAFT, PRUNED_MARK, IndexChange, IndexHost
 from microsite.search import index, sync
 from microsite.text import local_now
 from tests.support.factories import add_article

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from microsite import search
+from microsite.content.models import Article
 from microsite.extensions import db
-from microsite.models import Article
 from microsite.text import mask, mask_html
 from tests.support.app import soup
 from tests.support.forms import sign_in

@@ -26,8 +26,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from microsite import create_app, jobs, search
+from microsite.content.models import IndexChange, User
 from microsite.extensions import db
-from microsite.models import IndexChange, User
 from microsite.search import index
 from tests.support.app import ADMIN_PASSWORD, make_app
 from tests.support.waiting import wait_until

@@ -1,4 +1,4 @@
-"""Reader pages stored on disk (microsite.page_cache): a second reader gets the stored page,
+"""Reader pages stored on disk (microsite.web.page_cache): a second reader gets the stored page,
 and no change an admin can make is ever hidden behind it."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from microsite import counting, page_cache
+from microsite.content.models import CLEARED, Article, MaskedWord, User
+from microsite.content.site import save_settings
 from microsite.extensions import db
-from microsite.models import CLEARED, Article, MaskedWord, User
-from microsite.site import save_settings
 from microsite.text import local_now
 from microsite.views import public
+from microsite.web import counting, page_cache
 from tests.support.app import soup
 from tests.support.factories import add_article, make_user
 from tests.support.forms import sign_in

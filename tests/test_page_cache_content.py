@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from microsite import jobs, page_cache
+from microsite import jobs
+from microsite.content.models import CLEARED, Article, MaskedWord, RelatedList, Tag
+from microsite.content.related import encode
+from microsite.content.site import save_settings
 from microsite.extensions import db
-from microsite.models import CLEARED, Article, MaskedWord, RelatedList, Tag
-from microsite.related import encode
-from microsite.site import save_settings
 from microsite.text import local_now
 from microsite.views import public
+from microsite.web import page_cache
 from tests.support.factories import add_article
 
 HX = {"HX-Request": "true"}
@@ -84,7 +85,7 @@ def test_a_publish_elsewhere_leaves_related_fragments_stored(client, site, rende
 
 
 def test_a_stored_page_still_counts_its_view(app, client, site):
-    from microsite.counting import view_counter
+    from microsite.web.counting import view_counter
 
     story, _ = site
     page(client, story)

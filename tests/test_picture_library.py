@@ -11,9 +11,9 @@ import pytest
 from PIL import Image as PILImage
 from sqlalchemy import func, select
 
-from microsite import images, picture_library
+from microsite.content import images, picture_library
+from microsite.content.models import PUBLISHED, Article, Category, Image, MaskedWord, Revision
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, Category, Image, MaskedWord, Revision
 from microsite.text import local_now
 from tests.support.app import soup
 from tests.support.factories import gradient_png, make_user

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from microsite import images
+from microsite.content import images
+from microsite.content.models import Article
 from microsite.extensions import db
-from microsite.models import Article
-from tests.support.browser import sign_in_page, watch_problems
+from tests.support.browser import publish_from_editor, sign_in_page, watch_problems
 from tests.support.factories import gradient_png, make_user
 from tests.support.standards import axe_violations, nu_errors_in, save_page
 
@@ -87,11 +87,7 @@ def test_an_article_written_with_toolbar_and_keyboard_shows_that_structure_to_re
     expect(picker).to_be_hidden()
     assert page.evaluate("document.activeElement.getAttribute('role')") == "textbox"
 
-    page.get_by_role("combobox", name="栏目", exact=True).fill("民生")
-    page.get_by_label("发表", exact=True).check()
-    page.get_by_role("button", name="保存", exact=True).click()
-    expect(page.locator(".flash").first).to_contain_text("已保存（已发表）")
-    expect(page.locator(".flash--warning")).to_have_count(0)
+    publish_from_editor(page, "民生")
 
     with live_app.app_context():
         article_id = db.session.scalar(db.select(Article.id).filter_by(title=TITLE))

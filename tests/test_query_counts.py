@@ -16,9 +16,9 @@ from html import unescape
 import pytest
 from sqlalchemy import event
 
-from microsite import counting
+from microsite.content.models import CLEARED, PUBLISHED, Article, Category, Tag, User
 from microsite.extensions import db
-from microsite.models import CLEARED, PUBLISHED, Article, Category, Tag, User
+from microsite.web import counting
 
 # As before PostgreSQL search: related lists from the fallbacks alone (no Whoosh index is
 # built here). With PostgreSQL search ranking them, which rows land on the related list's

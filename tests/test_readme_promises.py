@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 
 from microsite import search
+from microsite.content.models import Article, Tag
 from microsite.extensions import db
-from microsite.models import Article, Tag
 from tests.support.app import POSTGRES, make_app, soup
 from tests.support.factories import add_article, make_user
 from tests.support.forms import post_form, sign_in
 from tests.support.search import hit_ids, results
+from tests.support.sql import write_lock_held
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="SQLite's journal and locking")
@@ -194,17 +195,10 @@ def test_a_save_waits_for_a_locked_database_and_then_succeeds(site):
     """Another connection holds the write lock until the admin's save has begun writing: the
     save waits for it (busy timeout) and is stored once the lock goes, instead of failing
     with "database is locked"."""
-    app, _, path = site
+    app, _, _ = site
     desk = app.test_client()
     assert sign_in(desk).status_code == 302
-    writing = threading.Event()
     order: list[str] = []
-
-    def notice_the_write(conn, cursor, statement, *args) -> None:
-        if threading.current_thread().name == "save" and statement.lstrip().startswith(
-            ("INSERT", "UPDATE", "DELETE")
-        ):
-            writing.set()
 
     def save() -> None:
         response = post_form(
@@ -214,23 +208,13 @@ def test_a_save_waits_for_a_locked_database_and_then_succeeds(site):
         )  # fmt: skip
         order.append(f"saved {response.status_code}")
 
-    with app.app_context():
-        engine = db.engine
-    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
-    blocker.execute("BEGIN IMMEDIATE")
-    db.event.listen(engine, "before_cursor_execute", notice_the_write)
     thread = threading.Thread(target=save, name="save")
-    try:
+    with write_lock_held(app, thread) as writing:
         thread.start()
         assert writing.wait(timeout=60), "the save never began writing"
         # The lock is still held here; a save without a busy timeout has failed by now or
         # fails on its first write, before the lock goes.
         order.append("released")
-    finally:
-        blocker.execute("COMMIT")
-        blocker.close()
-        thread.join(timeout=60)
-        db.event.remove(engine, "before_cursor_execute", notice_the_write)
     assert order == ["released", "saved 302"]
     with app.app_context():
         saved = db.session.scalar(db.select(Article).filter_by(title="锁等待 busytoken"))

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from microsite.models import Article
+from microsite.content.models import Article
 from tests.support.app import CLEARED_IN_SEED, SEED_TITLE
 from tests.support.browser import watch_problems
 

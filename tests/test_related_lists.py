@@ -1,4 +1,4 @@
-"""Related headlines computed by the worker (microsite.related): a reader's first view of an
+"""Related headlines computed by the worker (microsite.content.related): a reader's first view of an
 article never asks the search engine, and the worker's list shows once it is stored."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from microsite import jobs, related, search
+from microsite import jobs, search
+from microsite.content import related
+from microsite.content.models import RelatedList
 from microsite.extensions import db
-from microsite.models import RelatedList
 from microsite.search import backends
 from microsite.search.index import SearchUnavailable
 from microsite.text import local_now

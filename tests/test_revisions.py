@@ -7,10 +7,11 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from microsite import search, worddiff
+from microsite import search
 from microsite.config import load_config
+from microsite.content import worddiff
+from microsite.content.models import CLEARED, PUBLISHED, Article, Revision
 from microsite.extensions import db
-from microsite.models import CLEARED, PUBLISHED, Article, Revision
 from microsite.views.admin import revisions as revision_views
 from tests.support.app import soup
 from tests.support.articles import create, form_fields

@@ -7,9 +7,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from microsite import revisions
+from microsite.content import revisions
+from microsite.content.models import Article, Revision
 from microsite.extensions import db
-from microsite.models import Article, Revision
 from tests.support.app import ADMIN_PASSWORD, SEED_TITLE
 from tests.support.browser import sign_in_page, watch_problems
 from tests.support.factories import make_user

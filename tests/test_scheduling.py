@@ -1,6 +1,6 @@
 """Scheduled publishing: out of every public view until its time, then everywhere, once.
 
-The site's clock is moved (microsite.text.CLOCK_OFFSET) instead of waiting, and the worker's
+The site's clock is moved (the app's `CLOCK` setting) instead of waiting, and the worker's
 every-minute publishing job then runs as it would have meanwhile (under TESTING jobs run as they
 are enqueued). Readers' requests never publish: only the worker (or `flask publish-due`) does.
 """
@@ -16,9 +16,10 @@ from urllib.parse import quote, urlsplit
 import pytest
 from sqlalchemy import event, func, select
 
-from microsite import create_app, queue, scheduling, search, text
+from microsite import create_app, queue, search
+from microsite.content import scheduling
+from microsite.content.models import DRAFT, PUBLISHED, SCHEDULED, Article, IndexChange
 from microsite.extensions import db
-from microsite.models import DRAFT, PUBLISHED, SCHEDULED, Article, IndexChange
 from microsite.text import local_now
 from tests.support.app import POSTGRES, soup
 from tests.support.forms import sign_in
@@ -39,12 +40,12 @@ FORM_TIME = "%Y-%m-%dT%H:%M:%S"
 
 
 @pytest.fixture
-def clock(app, monkeypatch):
+def clock(app, site_clock):
     """Time passes with the worker running: clock(timedelta(minutes=2)) moves the site's clock
     forward, then runs the worker's every-minute publishing job (worker=False: none ran)."""
 
     def advance(delta: timedelta, worker: bool = True) -> None:
-        monkeypatch.setattr(text, "CLOCK_OFFSET", text.CLOCK_OFFSET + delta)
+        site_clock.move(delta)
         if worker:
             queue.jobs(app).publish_due()
 

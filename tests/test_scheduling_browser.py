@@ -1,7 +1,7 @@
 """In Chromium: an editor schedules an article a minute ahead; it appears on / after that minute.
 
 The live server runs in this process, so the test moves the site's clock
-(microsite.text.CLOCK_OFFSET) instead of waiting a minute, then runs the worker's every-minute
+(the live app's `CLOCK` setting) instead of waiting a minute, then runs the worker's every-minute
 publishing job (jobs run as they are enqueued under TESTING).
 """
 
@@ -13,10 +13,11 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from microsite import queue, text
-from microsite.scheduling import when_text
+from microsite import queue
+from microsite.content.scheduling import when_text
 from microsite.text import local_now
 from tests.support.browser import sign_in_page, watch_problems
+from tests.support.clock import movable_clock
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +57,7 @@ def test_an_editor_schedules_an_article_and_it_appears_after_its_minute(
 
     # A minute and a bit later (the site's clock, not ours) the worker's minute job has run:
     # the next page shows it first.
-    monkeypatch.setattr(text, "CLOCK_OFFSET", text.CLOCK_OFFSET + timedelta(seconds=62))
+    movable_clock(live_app).move(seconds=62)
     page.reload()
     expect(headlines.filter(has_text=TITLE)).to_have_count(0)  # readers alone publish nothing
     queue.jobs(live_app).publish_due()

@@ -9,9 +9,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from microsite import search
+from microsite.content.listings import ranked_related_ids
+from microsite.content.models import CLEARED, DRAFT, MaskedWord
 from microsite.extensions import db
-from microsite.listings import ranked_related_ids
-from microsite.models import CLEARED, DRAFT, MaskedWord
 from microsite.text import local_now
 from tests.support.factories import add_article
 from tests.support.search import hit_ids, marks, results, whoosh_only

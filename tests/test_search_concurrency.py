@@ -6,7 +6,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 from microsite import create_app, search
-from microsite.models import Article
+from microsite.content.models import Article
 from tests.support.search import write_and_read
 
 PER_PROCESS = 12

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from microsite import create_app, search
+from microsite.content.models import CLEARED, DRAFT, Article
 from microsite.extensions import db
-from microsite.models import CLEARED, DRAFT, Article
 from microsite.search.backends.postgres import tsquery_text, vector_text
 from microsite.search.query import parse
 from tests.support.app import make_app
@@ -130,8 +130,8 @@ def test_reindex_rewrites_every_vector_with_progress(app, runner, seeded):
 
 
 def test_scheduled_publishing_is_searchable_at_once(app):
-    from microsite import scheduling
-    from microsite.models import SCHEDULED
+    from microsite.content import scheduling
+    from microsite.content.models import SCHEDULED
 
     due = datetime(2030, 1, 1, 8, 0)
     article = add_article("定时发表的红杉新闻", "<p>红杉林</p>", status=SCHEDULED)

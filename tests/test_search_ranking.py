@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from microsite import search
+from microsite.content.models import PUBLISHED, Article
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article
 from microsite.search.analyzer import words
 from microsite.text import plain_text
 from tests.support.factories import add_article

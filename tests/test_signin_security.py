@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
+from microsite.content.models import User
 from microsite.extensions import db
-from microsite.models import User
 from microsite.text import local_now
 from tests.support.app import ADMIN_PASSWORD, make_app
 from tests.support.factories import make_user
@@ -110,7 +110,7 @@ def _hash_checks(app, monkeypatch, username: str, password: str) -> list[str]:
     """The password-hash computations (their method and cost) one failed sign-in makes."""
     import werkzeug.security
 
-    from microsite import auth
+    from microsite.accounts import auth
 
     with app.app_context():
         auth._dummy_hash()  # made once per process; only the check itself is of interest

@@ -46,7 +46,7 @@ def test_redis_store_limits_an_address_and_slows_a_username(redis_app, redis_uri
     # The counting happened in Redis, not in the database.
     import redis
 
-    from microsite.models import SignInAttempt
+    from microsite.content.models import SignInAttempt
 
     assert redis.Redis.from_url(redis_uri).keys("microsite:sign-in:*")
     with redis_app.app_context():

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from microsite import revisions
+from microsite.content import revisions
+from microsite.content.models import Article, MaskedWord, Revision, User
+from microsite.content.site import save_settings
 from microsite.extensions import db
-from microsite.models import Article, MaskedWord, Revision, User
-from microsite.site import save_settings
 from tests.support.app import ADMIN_PASSWORD, make_app
 from tests.support.snapshot import differences, public_urls, related_sets, snapshot
 

@@ -12,10 +12,10 @@ import pytest
 from bs4 import BeautifulSoup
 
 from microsite import create_app
+from microsite.content.importer import parse_page, store_page
+from microsite.content.models import Article
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
-from microsite.models import Article
-from microsite.origin import parse_origin, trusted_hosts
+from microsite.web.origin import parse_origin, trusted_hosts
 from tests.support.app import SEED_TEXT, LiveServer, make_app, soup
 
 EVIL = "http://evil.example"

@@ -7,10 +7,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from microsite import counting
-from microsite.counting import view_counter
+from microsite.content.models import CLEARED, DRAFT, PUBLISHED, Article, MaskedWord, Page, ViewMark
 from microsite.extensions import db
-from microsite.models import CLEARED, DRAFT, PUBLISHED, Article, MaskedWord, Page, ViewMark
+from microsite.web import counting
+from microsite.web.counting import view_counter
 from tests.support.app import SEED_TITLE, soup
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -213,7 +213,7 @@ def test_every_error_status_renders_the_site_page(app, code):
 
 
 def test_unexpected_exception_is_a_styled_500(app, client, monkeypatch):
-    from microsite import listings
+    from microsite.content import listings
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

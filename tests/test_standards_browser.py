@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from playwright.sync_api import Page
 
-from microsite.models import Article
+from microsite.content.models import Article
 from tests.support.app import SEED_TITLE
 from tests.support.standards import (
     axe_violations,

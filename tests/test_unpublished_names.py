@@ -16,9 +16,9 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 from sqlalchemy import event
 
+from microsite.content.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category, Tag
+from microsite.content.site import save_settings
 from microsite.extensions import db
-from microsite.models import CLEARED, DRAFT, PUBLISHED, SCHEDULED, Article, Category, Tag
-from microsite.site import save_settings
 from microsite.text import local_now
 from tests.support.app import POSTGRES, soup
 

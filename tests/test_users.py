@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from microsite.content.models import User
 from microsite.extensions import db
-from microsite.models import User
 from microsite.views.admin import editor_may_open
 from tests.support.app import ADMIN_PASSWORD, soup
 from tests.support.factories import make_user

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from microsite.content.models import Article, Category, Page, Redirect, User
+from microsite.content.models import Image as ImageRecord
+from microsite.content.transfer import wordpress
 from microsite.extensions import db
-from microsite.models import Article, Category, Page, Redirect, User
-from microsite.models import Image as ImageRecord
-from microsite.transfer import wordpress
 from tests.support.app import soup
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wordpress" / "export.xml"

@@ -22,12 +22,13 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
-from microsite import counting, jobs, queue, search
+from microsite import jobs, queue, search
+from microsite.content.importer import parse_page, store_page
+from microsite.content.models import PUBLISHED, SCHEDULED, Article, Image, Page, Revision, ViewMark
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
-from microsite.models import PUBLISHED, SCHEDULED, Article, Image, Page, Revision, ViewMark
 from microsite.search import index
 from microsite.text import local_now
+from microsite.web import counting
 from tests.support.app import ADMIN_PASSWORD, SEED_TEXT, free_port, make_app
 from tests.support.factories import add_article, make_user
 from tests.support.forms import sign_in
@@ -37,7 +38,7 @@ from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-# The one write a reader's page view may cause: its view mark (microsite.counting), an insert
+# The one write a reader's page view may cause: its view mark (microsite.web.counting), an insert
 # that does nothing when the reader was counted already. Adding marks to the counts is the
 # worker's job.
 PARAM = r"(?:\?|%\(\w+\)s(?:::[A-Z ]+)?)"  # SQLite's ?, psycopg's %(name)s::TYPE
@@ -144,7 +145,7 @@ def test_cleanup_removes_cache_folders_older_than_an_hour_but_the_current(app, t
 
 
 def test_cleanup_removes_only_old_pictures_nothing_shows(app, seeded, tmp_path):
-    # The worker applies `flask prune-uploads`'s rule (microsite.picture_library) hourly.
+    # The worker applies `flask prune-uploads`'s rule (microsite.content.picture_library) hourly.
     app.config["UPLOAD_PRUNE_DAYS"] = 7
     uploads = Path(app.config["UPLOAD_DIR"])
     uploads.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from ..content.models import PRUNED_MARK, Article, IndexChange, IndexHost
 from ..extensions import db
-from ..models import PRUNED_MARK, Article, IndexChange, IndexHost
 from ..text import local_now
 from . import backends, index, sync
 from .index import RebuildInProgress, SearchUnavailable
@@ -281,7 +281,7 @@ def init_app(app: Flask) -> None:
     )
     app.extensions[EXTENSION] = search
     app.extensions[backends.EXTENSION] = backends.create(backends.chosen(app.config))
-    sync.listen()
+    sync.listen(app)
 
 
 def follow() -> int:

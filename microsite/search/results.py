@@ -12,9 +12,9 @@ from sqlalchemy import select
 from whoosh.classify import Bo1Model
 from whoosh.query import Or, Term
 
+from ..content.models import Article
+from ..content.site import masked_words
 from ..extensions import db
-from ..models import Article
-from ..site import masked_words
 from ..text import mask, plain_text
 from . import related_store
 from .backends import current as backend

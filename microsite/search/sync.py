@@ -22,11 +22,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from flask import current_app, has_app_context
-from sqlalchemy import event, inspect, select, text
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import Article, Category, IndexChange, Tag, article_tags
+from ..content.models import Article, Category, IndexChange, Tag, article_tags
+from ..extensions import on_session
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def _before_commit(session: Session) -> None:
 def _mark_site_change(session: Session) -> None:
     """A new site revision, for changes made by Core statements (scheduled publishing): with
     the Whoosh backend the newest change-log row tells the page cache, here nothing else does."""
-    from ..page_cache import ARTICLES_REVISION, new_revision
+    from ..web.page_cache import ARTICLES_REVISION, new_revision
 
     new_revision(session, ARTICLES_REVISION)
     session.flush()
@@ -165,13 +166,12 @@ def _after_soft_rollback(session: Session, previous) -> None:
         session.info[PENDING].logged.clear()
 
 
-def listen() -> None:
-    """Register the listeners once per process, for every Session."""
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "before_commit", _before_commit)
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+def listen(app: Flask) -> None:
+    """Follow changes in this app's sessions (not in other apps' or other code's)."""
+    on_session(app, "after_flush", _after_flush)
+    on_session(app, "before_commit", _before_commit)
+    on_session(app, "after_commit", _after_commit)
+    on_session(app, "after_soft_rollback", _after_soft_rollback)
 
 
 def resolve(session: Session, pending: Pending) -> tuple[list[Article], set[int]]:

@@ -6,7 +6,7 @@ import json
 
 from flask import current_app, request, url_for
 
-from .. import listings
+from ..content import listings
 
 
 def list_page(query, endpoint: str, ordering=listings.LATEST, total=None, **view_args) -> dict:

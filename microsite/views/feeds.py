@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template
 from sqlalchemy import func, select
 
-from .. import listings
+from ..content import listings
+from ..content.models import Article, Category, Page, Tag
 from ..controls import xml_safe
 from ..extensions import db
-from ..models import Article, Category, Page, Tag
-from ..origin import absolute_url
 from ..text import local_now
+from ..web.origin import absolute_url
 
 bp = Blueprint("feeds", __name__)
 # The sitemap protocol allows 50,000 URLs a file; articles are split by id ranges so every

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import queue, search
+from ..content.models import Article
 from ..extensions import db
-from ..models import Article
 
 bp = Blueprint("health", __name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, send_from_directory
 from markupsafe import escape
 
-from .. import images
+from ..content import images
 from ..extensions import login_manager
 
 bp = Blueprint("media", __name__)

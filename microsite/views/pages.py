@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 from sqlalchemy import select
 
-from .. import listings
+from ..content import listings
+from ..content.models import Page
 from ..extensions import db
-from ..models import Page
-from ..origin import understands
-from ..rendering import render_fragment_or_page
+from ..web.origin import understands
+from ..web.rendering import render_fragment_or_page
 from .common import list_page
 
 bp = Blueprint("pages", __name__)

@@ -17,14 +17,15 @@ from flask import (
 )
 from flask_login import current_user
 
-from .. import listings, page_cache
-from ..counting import view_counter
+from ..content import listings
+from ..content.models import DRAFT, SCHEDULED, Article
+from ..content.transfer import permalinks
 from ..extensions import db
-from ..models import DRAFT, SCHEDULED, Article
-from ..origin import understands
-from ..rendering import render_fragment_or_page
 from ..text import SITE_TZ
-from ..transfer import permalinks
+from ..web import page_cache
+from ..web.counting import view_counter
+from ..web.origin import understands
+from ..web.rendering import render_fragment_or_page
 from .common import list_page
 
 bp = Blueprint("public", __name__)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, request, url_for
 
 from .. import search as search_index
-from ..listings import page_number
-from ..origin import understands
-from ..rendering import render_fragment_or_page
+from ..content.listings import page_number
+from ..web.origin import understands
+from ..web.rendering import render_fragment_or_page
 
 bp = Blueprint("search", __name__)
 UNAVAILABLE_RETRY_SECONDS = 300

@@ -1,4 +1,4 @@
-"""view marks: one row per reader, article and counting window (microsite.counting)
+"""view marks: one row per reader, article and counting window (microsite.web.counting)
 
 Revision ID: 0006
 Revises: 0005

@@ -20,8 +20,8 @@ from werkzeug.serving import make_server
 
 from microsite import create_app
 from microsite.cli import DEMO_PAGE
+from microsite.content.importer import parse_page, store_page
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
 
 SEED_TEXT = DEMO_PAGE.read_text(encoding="utf-8")
 SEED_TITLE = "拉紧基层疫情防控警戒线"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from microsite.content.models import DRAFT, Article
 from microsite.extensions import db
-from microsite.models import DRAFT, Article
 from tests.support.app import soup
 
 CATEGORY = "人力资讯"

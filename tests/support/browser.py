@@ -35,3 +35,15 @@ def sign_in_page(page: Page, base: str, username: str, password: str = ADMIN_PAS
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(f"{base}/admin/")
     return page
+
+
+def publish_from_editor(page: Page, category: str) -> None:
+    """On the article editor: choose the category, tick 发表 and save; the save must say it
+    published and warn of no markup removed."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("combobox", name="栏目", exact=True).fill(category)
+    page.get_by_label("发表", exact=True).check()
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator(".flash").first).to_contain_text("已保存（已发表）")
+    expect(page.locator(".flash--warning")).to_have_count(0)

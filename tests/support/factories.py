@@ -6,8 +6,8 @@ import io
 
 from PIL import Image
 
+from microsite.content.models import PUBLISHED, Article, User
 from microsite.extensions import db
-from microsite.models import PUBLISHED, Article, User
 from microsite.text import local_now
 from tests.support.app import ADMIN_PASSWORD
 

@@ -1,6 +1,6 @@
 """Fixtures many test modules share, registered once by conftest.py
 (`pytest_plugins = ["tests.support.fixtures"]`): a signed-in desk, the search index and a
-shared read-only app, a throwaway redis-server."""
+shared read-only app, a throwaway redis-server, the app's movable clock."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import subprocess
 import pytest
 
 from microsite import search
+from microsite.content.importer import parse_page, store_page
+from microsite.content.models import User
 from microsite.extensions import db
-from microsite.importer import parse_page, store_page
-from microsite.models import User
 from tests.support.app import SEED_TEXT, drop_later, free_port, keep_database, make_app
+from tests.support.clock import movable_clock
 from tests.support.factories import make_user
 from tests.support.forms import sign_in
 from tests.support.waiting import wait_until
@@ -35,6 +36,12 @@ def sign_in_as(app, client):
         return client
 
     return signed_in
+
+
+@pytest.fixture
+def site_clock(app):
+    """The app's clock, moved by the test instead of sleeping: site_clock.move(minutes=2)."""
+    return movable_clock(app)
 
 
 @pytest.fixture

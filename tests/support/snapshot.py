@@ -12,9 +12,9 @@ from bs4 import BeautifulSoup
 from flask import Flask
 from sqlalchemy import select
 
-from microsite import listings
+from microsite.content import listings
+from microsite.content.models import Article, Category, Image, Page, Tag
 from microsite.extensions import db
-from microsite.models import Article, Category, Image, Page, Tag
 
 FIXED_URLS = ("/top", "/", "/sitemap", "/feed.xml", "/sitemap.xml", "/robots.txt")
 

@@ -26,8 +26,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
+from ...content.models import Article
 from ...extensions import db
-from ...models import Article
 from ...text import plain_text
 from ..analyzer import words
 from ..index import document

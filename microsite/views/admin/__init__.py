@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 
-from ...auth import ADMIN, ADMIN_ONLY_MESSAGE, EDITOR, is_editor_allowed
+from ...accounts.auth import ADMIN, ADMIN_ONLY_MESSAGE, EDITOR, is_editor_allowed
 from ...extensions import login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -15,8 +15,8 @@ OPEN_ENDPOINTS = frozenset({"admin.login"})
 
 def editor_may_open(endpoint: str | None) -> bool:
     """Whether an editor may open this admin endpoint (admins may open every one): only views
-    marked `@editor_allowed` (microsite.auth), so a view added later is admins-only until its
-    author decides otherwise."""
+    marked `@editor_allowed` (accounts/auth.py), so a view added later is admins-only until
+    its author decides otherwise."""
     return is_editor_allowed(current_app.view_functions.get(endpoint or ""))
 
 

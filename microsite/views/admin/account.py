@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ... import auth, throttle, user_sessions
+from ...accounts import auth, throttle, user_sessions
 from ...extensions import db
 from ...forms import LoginForm, PasswordForm
 from . import bp

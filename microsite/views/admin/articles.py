@@ -12,11 +12,10 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest
 
-from ... import admin_jobs, desk, lifecycle, listings, revisions, search
-from ...auth import ADMIN, editor_allowed
-from ...extensions import db
-from ...forms import ArticleForm, split_keywords
-from ...models import (
+from ... import admin_jobs, search
+from ...accounts.auth import ADMIN, editor_allowed
+from ...content import desk, lifecycle, listings, revisions, taxonomy
+from ...content.models import (
     DRAFT,
     PUBLISHED,
     SCHEDULED,
@@ -24,13 +23,14 @@ from ...models import (
     Article,
     Category,
     IndexChange,
-    Tag,
 )
-from ...rendering import render_fragment_or_page
+from ...content.scheduling import when_text
+from ...content.site import site_settings
+from ...extensions import db
+from ...forms import ArticleForm, split_keywords
 from ...sanitize import clean_html, strips_markup
-from ...scheduling import when_text
-from ...site import site_settings
 from ...text import local_now
+from ...web.rendering import render_fragment_or_page
 from . import bp
 
 STATUS_LABELS = {
@@ -119,17 +119,6 @@ def _get(article_id: int) -> Article:
     return db.session.get(Article, article_id) or abort(404, "没有这篇文章。")
 
 
-def _category(name: str) -> Category:
-    category = db.session.scalar(select(Category).filter_by(name=name))
-    return category or Category(name=name, slug=name)
-
-
-def _tags(raw: str | None) -> list[Tag]:
-    words = split_keywords(raw)
-    existing = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(words)))}
-    return [existing.get(word) or Tag(name=word) for word in words]
-
-
 def _form_data(article: Article) -> dict:
     return {
         "title": article.title,
@@ -152,8 +141,8 @@ def _apply(form: ArticleForm, article: Article) -> None:
 def _assign(form: ArticleForm, article: Article) -> None:
     article.title = form.title.data
     article.body = clean_html(form.body.data)
-    article.category = _category(form.category.data)
-    article.tags = _tags(form.tags.data)
+    article.category = taxonomy.category(form.category.data)
+    article.tags = taxonomy.tags(split_keywords(form.tags.data))
     article.source_note = form.source_note.data or ""
     _assign_status(article, form.status.data, form.published_at.data)
 

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from ... import bulk
-from ...auth import ADMIN, editor_allowed, safe_next
+from ...accounts.auth import ADMIN, editor_allowed, safe_next
+from ...content import bulk
+from ...content.models import BulkAction
 from ...extensions import db
-from ...models import BulkAction
 from . import bp
 
 # Flash category whose message is the id of a bulk action the summary offers to undo.

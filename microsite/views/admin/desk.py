@@ -9,10 +9,10 @@ from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 from wtforms.widgets import HiddenInput
 
-from ... import desk
-from ...auth import editor_allowed
+from ...accounts.auth import editor_allowed
+from ...content import desk
+from ...content.models import Article
 from ...extensions import db
-from ...models import Article
 from ...text import stamp
 from . import bp
 

@@ -20,11 +20,11 @@ from wtforms import IntegerField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ... import images, picture_library
-from ...auth import editor_allowed
+from ...accounts.auth import editor_allowed
+from ...content import images, picture_library
+from ...content.models import Image
 from ...extensions import db
 from ...forms import LineField
-from ...models import Image
 from . import bp
 
 # The form around the file (alt text, CSRF token, multipart boundaries) may add this much.

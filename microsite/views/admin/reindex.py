@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, request, url_for
 
 from ... import admin_jobs
-from ...rendering import render_fragment_or_page
+from ...web.rendering import render_fragment_or_page
 from . import bp
 
 

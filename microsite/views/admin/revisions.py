@@ -9,10 +9,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from ... import revisions, worddiff
-from ...auth import editor_allowed
+from ...accounts.auth import editor_allowed
+from ...content import revisions, worddiff
+from ...content.models import Article, Revision
 from ...extensions import db
-from ...models import Article, Revision
 from . import bp
 
 # The edit page lists this many of the newest revisions and links to the rest.

@@ -6,11 +6,11 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ...content.models import MaskedWord, Page
+from ...content.site import save_settings, site_settings
 from ...extensions import db
 from ...forms import PageForm, SettingsForm, WordForm, parse_links, split_keywords
-from ...models import MaskedWord, Page
 from ...sanitize import clean_html, strips_markup
-from ...site import save_settings, site_settings
 from . import bp
 
 # Pages the site links to; they can be written even before they exist.

@@ -11,13 +11,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ... import auth, user_sessions
-from ...auth import ADMIN
+from ...accounts import auth, user_sessions
+from ...accounts.auth import ADMIN
+from ...accounts.user_forms import ROLE_LABELS, NewUserForm, ResetPasswordForm, RoleForm
+from ...accounts.usernames import lookalike_of
+from ...content.models import User
 from ...extensions import db
-from ...models import User
 from ...text import local_now
-from ...user_forms import ROLE_LABELS, NewUserForm, ResetPasswordForm, RoleForm
-from ...usernames import lookalike_of
 from . import bp
 
 TAKEN = "这个用户名已经有人用了。"
