@@ -23,6 +23,7 @@ from sqlalchemy import event, func, select
 from microsite.content import listings
 from microsite.content.models import PUBLISHED, Article, Category, Tag
 from microsite.extensions import db
+from microsite.views.common import list_scope
 
 HX = {"HX-Request": "true"}
 _NEXT = re.compile(r'hx-get="([^"]+)"')
@@ -119,7 +120,10 @@ def _deep_page(app: Flask, page: int) -> str:
         query = listings.latest_query().offset((page - 1) * size - 1).limit(1)
         last = db.session.scalar(query)
         db.session.remove()
-    return f"/?page={page}&after={listings.LATEST.cursor(last)}"
+        # Sealed as the home list seals it: an unsealed cursor is a 400 (翻页参数无效).
+        scope = list_scope("public.home")
+        after = listings.sealed_cursor(scope, page, listings.LATEST.cursor(last))
+    return f"/?page={page}&after={after}"
 
 
 def costly_plans(site: Site, urls: list[tuple[str, bool]]) -> list[str]:
