@@ -253,3 +253,16 @@ def test_reader_queries_take_the_block_path(client, corpus, monkeypatch):
     for q in QUERIES + PHRASES + ["信息 OR 时候", '"时候真是" OR 科技']:
         for sort in ("relevance", "date"):
             assert hit_ids(results(client, q, sort=sort)), (q, sort)
+
+
+@pytest.mark.skipif(BACKEND != "whoosh", reason="the Whoosh backend's fast path")
+def test_candidates_scored_again_by_whoosh_rank_the_same(client, churned, monkeypatch):
+    """With every match counted as a near tie, each is scored again by Whoosh's matcher
+    (the path taken when two candidates are within a rounding error of each other)."""
+    from microsite.search.backends import whoosh_fast
+
+    monkeypatch.setattr(whoosh_fast, "SLACK", 1.0)
+    for q in ["时候 真是", '"时候真是经济"']:
+        total, shown = _all_pages(client, q)
+        assert total == len(_matching_phrase(churned, q))
+        assert shown == _reference_ranking(churned, q)[: len(shown)]

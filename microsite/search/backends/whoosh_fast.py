@@ -27,6 +27,7 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.matching import ListMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.query import And, NullQuery, Or, Phrase, Term
+from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.util.numeric import byte_to_length
 
@@ -98,9 +99,10 @@ def _postings(reader, fieldname: str, text, values: bool):
         tbytes = field.to_bytes(text)
     except ValueError:
         return None
-    if (fieldname, tbytes) not in reader:
+    try:
+        m = reader.postings(fieldname, tbytes)
+    except TermNotFound:
         return None
-    m = reader.postings(fieldname, tbytes)
     if isinstance(m, FilterMatcher):
         m = m.child  # deleted documents are dropped once, at the end
     if isinstance(m, ListMatcher):
@@ -296,22 +298,47 @@ def _by_score(searcher, q, segments, limit: int) -> list[tuple[tuple, int]]:
     best = nlargest(limit, (s for _, _, scores in segments for s in scores.values()))
     floor = best[-1]
     floor -= abs(floor) * SLACK + 1e-12
+    near = [
+        (sub, offset, sorted((d, s) for d, s in scores.items() if s >= floor))
+        for sub, offset, scores in segments
+    ]
+    if _apart([s for _, _, found in near for _, s in found]):
+        # No two candidates within a rounding error of each other, and none of them at the
+        # edge: the block scores order them exactly as Whoosh's own sums would.
+        chosen = []
+        for sub, offset, found in near:
+            dates = _dates(sub.reader())
+            chosen += [((s, dates[d]), offset + d) for d, s in found]
+    else:
+        chosen = _rescored(searcher, q, near)
+    chosen.sort(reverse=True)
+    if len(chosen) > limit:
+        last = chosen[limit - 1][0]
+        chosen = [item for item in chosen if item[0] >= last]
+    return chosen
+
+
+def _apart(scores: list[float]) -> bool:
+    """True when every two scores are equal or clearly apart (more than SLACK)."""
+    ordered = sorted(scores)
+    return all(
+        b == a or b - a > abs(b) * SLACK + 1e-12 for a, b in zip(ordered, ordered[1:], strict=False)
+    )
+
+
+def _rescored(searcher, q, near) -> list[tuple[tuple, int]]:
+    """The candidates scored again by Whoosh's matcher tree, skipping to each."""
     context = searcher.context(needs_current=True)
     chosen = []
-    for sub, offset, scores in segments:
-        near = sorted(d for d, s in scores.items() if s >= floor)
-        if not near:
+    for sub, offset, found in near:
+        if not found:
             continue
         dates = _dates(sub.reader())
         matcher = q.matcher(sub, context)
-        for d in near:
+        for d, _ in found:
             if not matcher.is_active():
                 break
             matcher.skip_to(d)
             if matcher.is_active() and matcher.id() == d:
                 chosen.append(((matcher.score(), dates[d]), offset + d))
-    chosen.sort(reverse=True)
-    if len(chosen) > limit:
-        last = chosen[limit - 1][0]
-        chosen = [item for item in chosen if item[0] >= last]
     return chosen
