@@ -109,7 +109,13 @@ def cached_index(
         result = Reindex(**saved)
         result.procs = f"{result.procs}, built {measured}"
         return home, result
-    work = CACHE_DIR / f"{home.name}.{os.getpid()}.partial"
+    # A directory per building process (not "*.partial": corpus.run_directory unlinks those
+    # as files); what a build that died left behind is removed here.
+    for stale in CACHE_DIR.glob(f"{home.name}-building-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    work = CACHE_DIR / f"{home.name}-building-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     db_path = working_copy(n, work / "db", log)
     rows = plain_texts(db_path)
