@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import struct
 from heapq import nlargest
+from itertools import accumulate
+from pickle import loads
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.formats import Positions
 from whoosh.matching import ListMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.query import And, NullQuery, Or, Phrase, Term
@@ -113,9 +116,11 @@ def _postings(reader, fieldname: str, text, values: bool):
         raise Unsupported(type(m).__name__)
     ids, weights, vals = [], [], [] if values else None
     while True:
-        m._read_ids()
+        if m._data is None:
+            m._read_data()
+        # The block's ids are deltas: accumulate() is Whoosh's delta_decode, in C.
+        ids.extend(accumulate(m._data[0]))
         m._read_weights()
-        ids.extend(m._ids)
         weights.extend(m._weights)
         if values:
             m._read_values()
@@ -145,11 +150,14 @@ def _norms(top, fieldname: str) -> list[float]:
     return found
 
 
-def _term_scores(top, reader, fieldname, text, boost: float) -> dict[int, float]:
+def _term_scores(top, reader, fieldname, text, boost: float, within=None) -> dict[int, float]:
     posted = _postings(reader, fieldname, text, values=False)
     if posted is None:
         return {}
     ids, weights, _ = posted
+    if within is not None:
+        keep = [(d, w) for d, w in zip(ids, weights, strict=True) if d in within]
+        ids, weights = [d for d, _ in keep], [w for _, w in keep]
     return _scored(top, reader, fieldname, text, ids, weights, boost)
 
 
@@ -164,7 +172,7 @@ def _scored(top, reader, fieldname, text, ids, weights, boost: float) -> dict[in
     }
 
 
-def _phrase_scores(top, reader, q: Phrase) -> dict[int, float]:
+def _phrase_scores(top, reader, q: Phrase, within=None) -> dict[int, float]:
     """Documents where the phrase's terms stand at consecutive positions; the score is the
     boosted sum of the terms' own scores (what Whoosh's SpanNear2 matcher returns)."""
     fieldname = q.fieldname
@@ -176,17 +184,19 @@ def _phrase_scores(top, reader, q: Phrase) -> dict[int, float]:
             return {}
         found.append((word, posted))
     common = set(found[0][1][0])
+    if within is not None:
+        common.intersection_update(within)
     for _, (ids, _, _) in found[1:]:
         common.intersection_update(ids)
         if not common:
             return {}
-    decode = field.format.decode_positions
+    decode = _positions if type(field.format) is Positions else field.format.decode_positions
     starts: dict[int, set[int]] | None = None
     for offset, (_, (ids, _, values)) in enumerate(found):
         here: dict[int, set[int]] = {}
         for d, value in zip(ids, values, strict=True):
             if d in common:
-                here[d] = {p - offset for p in decode(value)}
+                here[d] = {p - offset for p in decode(value)} if offset else set(decode(value))
         if starts is None:
             starts = here
         else:
@@ -203,6 +213,13 @@ def _phrase_scores(top, reader, q: Phrase) -> dict[int, float]:
             total[d] += s
     boost = q.boost
     return {d: s * boost for d, s in total.items()}
+
+
+def _positions(value: bytes):
+    """Positions.decode_positions without its Python loop: a count, then pickled deltas."""
+    if not value.endswith(b"."):
+        value += b"."
+    return accumulate(loads(value[4:]))
 
 
 def _merge(parts: list[dict[int, float]]) -> dict[int, float]:
@@ -227,16 +244,25 @@ def _intersect(parts: list[dict[int, float]]) -> dict[int, float]:
     return acc
 
 
-def _evaluate(top, reader, q) -> dict[int, float]:
+def _evaluate(top, reader, q, within=None) -> dict[int, float]:
+    """{docnum: score} of the segment's documents matching q (within: only these)."""
     if isinstance(q, Term):
-        return _term_scores(top, reader, q.fieldname, q.text, q.boost)
+        return _term_scores(top, reader, q.fieldname, q.text, q.boost, within)
     if isinstance(q, Phrase):
-        return _phrase_scores(top, reader, q)
-    if isinstance(q, And | Or) and q.boost == 1.0:
-        parts = [_evaluate(top, reader, sub) for sub in q.subqueries]
-        if not parts:
+        return _phrase_scores(top, reader, q, within)
+    if isinstance(q, Or) and q.boost == 1.0:
+        return _merge([_evaluate(top, reader, sub, within) for sub in q.subqueries])
+    if isinstance(q, And) and q.boost == 1.0:
+        # The rarest part first; the others are scored only where it matched.
+        subs = sorted(q.subqueries, key=lambda sub: sub.estimate_size(reader))
+        if not subs:
             return {}
-        return _merge(parts) if isinstance(q, Or) else _intersect(parts)
+        parts = [_evaluate(top, reader, subs[0], within)]
+        for sub in subs[1:]:
+            if not parts[-1]:
+                return {}
+            parts.append(_evaluate(top, reader, sub, parts[-1].keys()))
+        return _intersect(parts)
     if q is NullQuery:
         return {}
     raise Unsupported(type(q).__name__)
