@@ -87,8 +87,12 @@ class Run:
 
     def ensure_index(self) -> None:
         if not self.indexed:
-            log("  building the search index (untimed: reindex was not asked for)")
-            reindex.rebuild_seconds(self.app, self.args.reindex_procs)
+            # Reindex was not asked for: the index cached for this corpus and schema (built
+            # once, bench/reindex.py) serves the search and HTTP sections.
+            self.index_dir, _ = reindex.cached_index(
+                self.args.search_n, self.args.reindex_procs, log
+            )
+            self.app = corpus.bench_app(self.db_path, self.index_dir)
             self.indexed = True
 
 

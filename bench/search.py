@@ -255,6 +255,7 @@ class Scale:
     floor: EngineResult
     rebuild: object  # bench.reindex.Reindex
     exact: tuple[int, int] | None = None  # (queries equal to the exhaustive collector, all)
+    timed: dict[str, EngineResult] | None = None  # search only: block path, collector
 
 
 def scale(n: int, procs: int | None, log: Callable[[str], None] = print) -> Scale:
@@ -278,19 +279,31 @@ def scale(n: int, procs: int | None, log: Callable[[str], None] = print) -> Scal
     whoosh, floor = measure({"whoosh": whoosh_engine(apps), peer.name: peer.search}, found,
                             warm_up, log)  # fmt: skip
     result = Scale(n, found, whoosh, floor, rebuilt)
-    result.exact = exactness(apps[0], found)
+    same, every, result.timed = exactness(apps[0], found)
+    result.exact = (same, every)
     log(f"  exact: {result.exact[0]}/{result.exact[1]} equal to the exhaustive collector")
     return result
 
 
-def exactness(app, found: list[Query]) -> tuple[int, int]:
+def exactness(app, found: list[Query]) -> tuple[int, int, dict[str, EngineResult]]:
     """Queries whose count and top 10 (both sorts) from the block path equal those of the
-    exhaustive collector (every match stepped through and scored by Whoosh's matchers)."""
+    exhaustive collector (every match stepped through and scored by Whoosh's matchers), of
+    all; and both paths' search-only latencies (relevance, no snippets): the speed-up over
+    the previous engine, in the same run."""
     from microsite import search
     from microsite.search.backends import whoosh_fast, whoosh_ranking
     from microsite.search.query import parse
 
     same = 0
+    timed = {"block path": EngineResult("block path"), "collector": EngineResult("collector")}
+
+    def clocked(name, page, s, q, by_date):
+        began = time.perf_counter()
+        answer = page(s, q, TOP, by_date)
+        if not by_date:
+            timed[name].latencies_ms.append((time.perf_counter() - began) * 1e3)
+        return answer
+
     with app.app_context():
         state = search.state()
         for query in found:
@@ -298,13 +311,13 @@ def exactness(app, found: list[Query]) -> tuple[int, int]:
 
             def both(s, q=q):
                 return all(
-                    whoosh_fast.search_page(s, q, TOP, by_date)
-                    == whoosh_ranking.collected_page(s, q, TOP, by_date)
+                    clocked("block path", whoosh_fast.search_page, s, q, by_date)
+                    == clocked("collector", whoosh_ranking.collected_page, s, q, by_date)
                     for by_date in (False, True)
                 )
 
             same += state.searcher.run(both)
-    return same, len(found)
+    return same, len(found), timed
 
 
 def scale_rows(result: Scale) -> list:
@@ -343,6 +356,14 @@ def scale_rows(result: Scale) -> list:
         rows.append(
             Row("search-scale", f"whoosh exact ({n}): count + top 10, both sorts",
                 f"{same}/{every} queries", "exhaustive collector", None, "all", same == every)
+        )  # fmt: skip
+    timed = result.timed
+    if timed:
+        fast, slow = timed["block path"], timed["collector"]
+        rows.append(
+            Row("search-scale", f"whoosh search only, block path p50 / p95 ({n})",
+                f"{ms(fast.p50)} / {ms(fast.p95)}",
+                f"collector {ms(slow.p50)} / {ms(slow.p95)}", fast.p95 / slow.p95)
         )  # fmt: skip
     rebuilt = result.rebuild
     rows.append(

@@ -31,7 +31,7 @@ _MARGIN = 24
 Wanted = tuple[frozenset[str], ...]
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=2048)
 def _probe(text: str) -> str:
     # The shown text folded for finding words: the same article's text comes up in many
     # searches (a page of hits for every common word), and folding it is a dict lookup per
