@@ -9,10 +9,11 @@ segment's field-length bytes read once, and combined with dict and set operation
 
 - the count is the exact number of live documents the query matches (deleted documents
   are dropped once per segment), no pruning and no estimate;
-- the page is chosen from those scores, and then the candidates whose score is within a
-  rounding error of the last place kept are scored again by Whoosh's own matcher
-  (skip_to on each), so the order is exactly Whoosh's BM25F order (sums of the same
-  floats in Whoosh's order), ties broken by date and then article id.
+- the page is chosen from those scores (the same BM25F operations as Whoosh's, per term);
+  only when two candidates for it are within a rounding error of each other, where a sum
+  in another order could swap them, are the candidates scored again by Whoosh's own
+  matcher (skip_to on each). Either way the order is Whoosh's, ties broken by date and
+  then article id.
 
 Query objects handled: Term, Or, And and Phrase (what query.Clause and ReaderQuery build);
 anything else goes to the collector in whoosh_ranking (exact, slower).
