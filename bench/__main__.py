@@ -87,8 +87,12 @@ class Run:
 
     def ensure_index(self) -> None:
         if not self.indexed:
-            log("  building the search index (untimed: reindex was not asked for)")
-            reindex.rebuild_seconds(self.app, self.args.reindex_procs)
+            # Reindex was not asked for: the index cached for this corpus and schema (built
+            # once, bench/reindex.py) serves the search and HTTP sections.
+            self.index_dir, _ = reindex.cached_index(
+                self.args.search_n, self.args.reindex_procs, log
+            )
+            self.app = corpus.bench_app(self.db_path, self.index_dir)
             self.indexed = True
 
 
@@ -173,45 +177,13 @@ def run_search(run: Run) -> None:
 
 
 def run_search_scale(run: Run) -> None:
-    """Issue 16's budgets for Whoosh on one host: per query kind against FTS5 over segmented
-    text (the floor), phrases against words, and a rebuild against the segmenter alone. The
-    corpus is cached between runs (bench/.cache); only the 10k corpus is measured here."""
-    n = f"{run.args.search_n // 1000}k"
-    if run.reindex_result is None:
-        log(f"search-scale: reindex of {run.args.search_n:,} articles")
-        run.reindex_result = reindex.measure(run.app, run.texts, run.args.reindex_procs)
-        run.indexed = True
-    rebuilt = run.reindex_result
-    whoosh, _, segmented = _search_results(run)
-    ours = search.split_by_kind(run.queries, whoosh)
-    floor = search.split_by_kind(run.queries, segmented)
-    p95 = whoosh.p95
-    run.rows.append(
-        Row("search-scale", f"whoosh p95 all ({n})", ms(p95), f"fts5-seg p95 {ms(segmented.p95)}",
-            p95 / segmented.p95, "≤ 3x", p95 <= 3 * segmented.p95)
-    )  # fmt: skip
-    for kind, part in ours.items():
-        base = floor[kind]
-        run.rows.append(
-            Row("search-scale", f"whoosh {kind} p50 / p95 ({n})",
-                f"{ms(part.p50)} / {ms(part.p95)}",
-                f"fts5-seg {ms(base.p50)} / {ms(base.p95)}", part.p95 / base.p95)
-        )  # fmt: skip
-    if "phrase" in ours and "word" in ours:
-        phrase, word = ours["phrase"].p95, ours["word"].p95
-        run.rows.append(
-            Row("search-scale", f"whoosh phrase p95 ({n})", ms(phrase), f"word p95 {ms(word)}",
-                phrase / word, "≤ 2x", phrase <= 2 * word)
-        )  # fmt: skip
-    run.rows.append(
-        Row("search-scale", f"whoosh rebuild ({n}, {rebuilt.procs})", seconds(rebuilt.rebuild_s),
-            f"segmenter alone {seconds(rebuilt.segmenter_s)}", rebuilt.ratio, "≤ 8x",
-            rebuilt.ratio <= 8)
-    )  # fmt: skip
-    run.notes.append(
-        "search-scale: PostgreSQL and the 100k corpus are not measured by this section yet"
-        " (see bench/RESULTS.md)"
-    )
+    """Issue 16's budgets for Whoosh on one host, at 10k and 100k (1k with --quick): per query
+    kind against FTS5 over segmented text (the floor), phrases against words, exactness, and
+    a rebuild against the segmenter alone. Corpora, built indexes and FTS5 peers are cached in
+    bench/.cache between runs (bench/search.py)."""
+    sizes = search.QUICK_SCALE_SIZES if run.args.quick else search.SCALE_SIZES
+    for n in sizes:
+        run.rows += search.scale_rows(search.scale(n, run.args.reindex_procs, log))
 
 
 def run_http(run: Run) -> None:

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("what", choices=["article", "related", "home", "search", "reindex"])
     parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--all", action="store_true", help="show library frames too")
     args = parser.parse_args(argv)
     work = corpus.run_directory("profile")
     if args.what == "home":
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         for url, headers in urls:
             client.get(url, headers=headers)
     profiler.stop()
-    print(profiler.output_text(unicode=True, color=False, show_all=False), file=sys.stdout)
+    print(profiler.output_text(unicode=True, color=False, show_all=args.all), file=sys.stdout)
     return 0
 
 

@@ -236,3 +236,139 @@ def split_by_kind(queries: list[Query], result: EngineResult) -> dict[str, Engin
 def by_kind(queries: list[Query], result: EngineResult) -> dict[str, float]:
     """p95 per kind of query (word, and, phrase), to show where the time goes."""
     return {kind: part.p95 for kind, part in split_by_kind(queries, result).items()}
+
+
+# --- search-scale: issue 16's Whoosh budgets at 10k and 100k -----------------------------
+
+SCALE_SIZES = (10_000, 100_000)
+QUICK_SCALE_SIZES = (1_000,)
+
+
+@dataclass
+class Scale:
+    """One corpus size: the queries, Whoosh through search.find, the FTS5 floor, the
+    rebuild (from the cached index's build, or this run's), and the exactness check."""
+
+    n: int
+    queries: list[Query]
+    whoosh: EngineResult
+    floor: EngineResult
+    rebuild: object  # bench.reindex.Reindex
+    exact: tuple[int, int] | None = None  # (queries equal to the exhaustive collector, all)
+    timed: dict[str, EngineResult] | None = None  # search only: block path, collector
+
+
+def scale(n: int, procs: int | None, log: Callable[[str], None] = print) -> Scale:
+    """Measure one corpus size against a Whoosh index cached per corpus and SCHEMA_VERSION
+    (built and timed the first time) and an FTS5 peer cached per corpus."""
+    from . import CACHE_DIR, corpus, queries, reindex
+
+    home, rebuilt = reindex.cached_index(n, procs, log)
+    work = corpus.run_directory(f"scale{n}")
+    db_path = corpus.working_copy(n, work, log)
+    texts = corpus.plain_texts(db_path)
+    vocab, seed = corpus._materials()[:2]
+    bodies = [t for _, _, t in texts]
+    found = queries.make_queries(vocab, bodies, seed.sentences)
+    warm_up = queries.make_queries(vocab, bodies, seed.sentences, seed=99)[::10]
+    peer = SegmentedPeer(CACHE_DIR / f"{corpus.corpus_path(n).stem}.fts5-segmented.sqlite3")
+    peer.build(texts)
+    del texts, bodies
+    apps = [corpus.bench_app(db_path, home) for _ in range(REPEATS)]
+    log(f"search-scale: {len(found)} queries on {n:,} articles")
+    whoosh, floor = measure({"whoosh": whoosh_engine(apps), peer.name: peer.search}, found,
+                            warm_up, log)  # fmt: skip
+    result = Scale(n, found, whoosh, floor, rebuilt)
+    same, every, result.timed = exactness(apps[0], found)
+    result.exact = (same, every)
+    log(f"  exact: {result.exact[0]}/{result.exact[1]} equal to the exhaustive collector")
+    return result
+
+
+def exactness(app, found: list[Query]) -> tuple[int, int, dict[str, EngineResult]]:
+    """Queries whose count and top 10 (both sorts) from the block path equal those of the
+    exhaustive collector (every match stepped through and scored by Whoosh's matchers), of
+    all; and both paths' search-only latencies (relevance, no snippets): the speed-up over
+    the previous engine, in the same run."""
+    from microsite import search
+    from microsite.search.backends import whoosh_fast, whoosh_ranking
+    from microsite.search.query import parse
+
+    same = 0
+    timed = {"block path": EngineResult("block path"), "collector": EngineResult("collector")}
+
+    def clocked(name, page, s, q, by_date):
+        began = time.perf_counter()
+        answer = page(s, q, TOP, by_date)
+        if not by_date:
+            timed[name].latencies_ms.append((time.perf_counter() - began) * 1e3)
+        return answer
+
+    with app.app_context():
+        state = search.state()
+        for query in found:
+            q = parse(query.text).whoosh()
+
+            def both(s, q=q):
+                return all(
+                    clocked("block path", whoosh_fast.search_page, s, q, by_date)
+                    == clocked("collector", whoosh_ranking.collected_page, s, q, by_date)
+                    for by_date in (False, True)
+                )
+
+            same += state.searcher.run(both)
+    return same, len(found), timed
+
+
+def scale_rows(result: Scale) -> list:
+    """The section's rows for one size: budgets where issue 16 sets them."""
+    from .report import Row, ms, seconds
+
+    n = f"{result.n // 1000}k"
+    whoosh, floor = result.whoosh, result.floor
+    ours, base = split_by_kind(result.queries, whoosh), split_by_kind(result.queries, floor)
+    small = result.n <= 10_000
+    rows = [
+        Row("search-scale", f"whoosh p95 all ({n})", ms(whoosh.p95),
+            f"fts5-seg p95 {ms(floor.p95)}", whoosh.p95 / floor.p95,
+            "≤ 3x" if small else "", whoosh.p95 <= 3 * floor.p95 if small else None),
+    ]  # fmt: skip
+    if not small:
+        rows.append(
+            Row("search-scale", f"whoosh p95 all ({n}), search.find with snippets",
+                ms(whoosh.p95), "", None, "≤ 100 ms", whoosh.p95 <= 100)
+        )  # fmt: skip
+    for kind, part in ours.items():
+        rows.append(
+            Row("search-scale", f"whoosh {kind} p50 / p95 ({n})",
+                f"{ms(part.p50)} / {ms(part.p95)}",
+                f"fts5-seg {ms(base[kind].p50)} / {ms(base[kind].p95)}",
+                part.p95 / base[kind].p95)
+        )  # fmt: skip
+    if "phrase" in ours and "word" in ours:
+        phrase, word = ours["phrase"].p95, ours["word"].p95
+        rows.append(
+            Row("search-scale", f"whoosh phrase p95 ({n})", ms(phrase), f"word p95 {ms(word)}",
+                phrase / word, "≤ 2x", phrase <= 2 * word)
+        )  # fmt: skip
+    if result.exact is not None:
+        same, every = result.exact
+        rows.append(
+            Row("search-scale", f"whoosh exact ({n}): count + top 10, both sorts",
+                f"{same}/{every} queries", "exhaustive collector", None, "all", same == every)
+        )  # fmt: skip
+    timed = result.timed
+    if timed:
+        fast, slow = timed["block path"], timed["collector"]
+        rows.append(
+            Row("search-scale", f"whoosh search only, block path p50 / p95 ({n})",
+                f"{ms(fast.p50)} / {ms(fast.p95)}",
+                f"collector {ms(slow.p50)} / {ms(slow.p95)}", fast.p95 / slow.p95)
+        )  # fmt: skip
+    rebuilt = result.rebuild
+    rows.append(
+        Row("search-scale", f"whoosh rebuild ({n}, {rebuilt.procs})", seconds(rebuilt.rebuild_s),
+            f"segmenter alone {seconds(rebuilt.segmenter_s)}", rebuilt.ratio,
+            "≤ 8x" if small else "", rebuilt.ratio <= 8 if small else None)
+    )  # fmt: skip
+    return rows

@@ -369,3 +369,25 @@ def test_an_index_built_with_an_older_schema_asks_for_reindex(app, client, index
     search.rebuild()
     assert search.status()["status"] == "ok"
     assert hit_ids(results(client, "网格员"))
+
+
+@whoosh_only
+def test_repeated_searches_are_answered_from_the_generation_cache(client, indexed, monkeypatch):
+    from microsite.search.backends import whoosh as whoosh_backend
+
+    calls = []
+    real = whoosh_backend.search_page
+
+    def counted(*args, **kwargs):
+        calls.append(args[2:])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(whoosh_backend, "search_page", counted)
+    assert hit_ids(results(client, "网格员")) == [indexed.id]
+    assert hit_ids(results(client, "网格员  ")) == [indexed.id]
+    assert len(calls) == 1  # the same query, the same index generation: asked once
+    results(client, "网格员", sort="date")
+    assert len(calls) == 2
+    other = add_article("网格员的一天", "<p>网格员走访</p>")  # a commit: a new generation
+    assert set(hit_ids(results(client, "网格员"))) == {indexed.id, other.id}
+    assert len(calls) == 3

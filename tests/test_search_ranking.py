@@ -160,3 +160,109 @@ def test_an_empty_index_answers_with_no_results(client, app):
     search.rebuild()  # no articles: an index without a single segment or date column
     page = results(client, "菠萝")
     assert hit_ids(page) == [] and page.select_one(".search-empty")
+
+
+# --- the paths a large index takes ---------------------------------------------------------
+# At 100,000 articles a posting list spans hundreds of blocks, the index has several
+# segments, and edits and clears leave deleted documents behind in them. The corpus above
+# has the first two (a common word's postings run past Whoosh's 128 per block); `churned`
+# adds the third: articles unpublished (deleted from their segment) and edited (deleted and
+# written again, in a segment of their own).
+PHRASES = ['"信息时候"', '"时候真是经济"', '"信息 时候 真是"', "信息 时候真是"]
+
+
+@pytest.fixture
+def churned(corpus):
+    rng = random.Random(61)
+    ids = sorted(corpus)
+    for ident in rng.sample(ids, 40):
+        corpus[ident].status = "draft"
+    for ident in rng.sample(ids, 40):
+        corpus[ident].body = f"<p>{_text(rng, rng.randint(3, 200))}</p>"
+    db.session.commit()
+    return {ident: a for ident, a in corpus.items() if a.status == PUBLISHED}
+
+
+def _matching_phrase(corpus: dict, q: str) -> set[int]:
+    """Brute force for a query of phrases and words: each piece's words stand together."""
+    query = search.results.parse(q)
+    found = set()
+    for ident, article in corpus.items():
+        texts = [words(article.title), words(plain_text(article.body))]
+        if all(
+            any(any(_holds(t, clause.words) for t in texts) for clause in group)
+            for group in query.groups
+        ):
+            found.add(ident)
+    return found
+
+
+def _holds(text: list[str], run: tuple[str, ...]) -> bool:
+    n = len(run)
+    return any(tuple(text[i : i + n]) == run for i in range(len(text) - n + 1))
+
+
+@pytest.mark.parametrize("q", QUERIES + PHRASES)
+def test_after_edits_and_clears_pages_still_match_a_brute_force_ranking(client, churned, q):
+    matching = _matching_phrase(churned, q)
+    assert len(matching) > 10
+    total, shown = _all_pages(client, q)
+    assert total == len(matching)
+    reference = _reference_ranking(churned, q)
+    assert set(reference) == matching
+    assert shown == reference[: len(shown)]
+    assert len(shown) == min(30, total)
+
+
+@pytest.mark.skipif(BACKEND != "whoosh", reason="Whoosh's own scoring is the reference")
+@pytest.mark.parametrize("q", QUERIES + PHRASES)
+def test_block_scoring_equals_whoosh_for_every_match(app, churned, q):
+    """whoosh_fast scores every match from whole posting blocks: its matches and scores are
+    Whoosh's own, on an index with many blocks per list, several segments and deletions."""
+    from microsite.search.backends import whoosh_fast
+
+    query = search.results.parse(q).whoosh()
+
+    def compare(searcher):
+        assert len(searcher.subsearchers or []) > 1
+        reader = searcher.reader()
+        assert reader.has_deletions()
+        body = next(r for r, _ in reader.leaf_readers() if r.doc_count_all() > 128)
+        assert not body.postings("body", "信息").child._lastblock  # more than one block
+        fast = {
+            offset + d: s
+            for _, offset, scores in whoosh_fast.matches(searcher, query)
+            for d, s in scores.items()
+        }
+        whoosh = {hit.docnum: hit.score for hit in searcher.search(query, limit=None)}
+        assert fast.keys() == whoosh.keys()
+        for docnum, score in whoosh.items():
+            assert fast[docnum] == pytest.approx(score, rel=1e-12)
+
+    search.state().searcher.run(compare)
+
+
+@pytest.mark.skipif(BACKEND != "whoosh", reason="the Whoosh backend's fast path")
+def test_reader_queries_take_the_block_path(client, corpus, monkeypatch):
+    from microsite.search.backends import whoosh_ranking
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("fell back to the collector")
+
+    monkeypatch.setattr(whoosh_ranking, "collected_page", refuse)
+    for q in QUERIES + PHRASES + ["信息 OR 时候", '"时候真是" OR 科技']:
+        for sort in ("relevance", "date"):
+            assert hit_ids(results(client, q, sort=sort)), (q, sort)
+
+
+@pytest.mark.skipif(BACKEND != "whoosh", reason="the Whoosh backend's fast path")
+def test_candidates_scored_again_by_whoosh_rank_the_same(client, churned, monkeypatch):
+    """With every match counted as a near tie, each is scored again by Whoosh's matcher
+    (the path taken when two candidates are within a rounding error of each other)."""
+    from microsite.search.backends import whoosh_fast
+
+    monkeypatch.setattr(whoosh_fast, "SLACK", 1.0)
+    for q in ["时候 真是", '"时候真是经济"']:
+        total, shown = _all_pages(client, q)
+        assert total == len(_matching_phrase(churned, q))
+        assert shown == _reference_ranking(churned, q)[: len(shown)]

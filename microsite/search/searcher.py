@@ -114,7 +114,9 @@ class LiveSearcher:
                 self._cache.move_to_end(key)
                 return hit[1]
             value = self.run(compute, follow=False)
-            self._cache[key] = (self.generation(), value)
+            # Stored under the generation read before computing: should a commit have landed
+            # meanwhile, the next call sees a newer generation and computes again.
+            self._cache[key] = (generation, value)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
             return value

@@ -8,6 +8,8 @@ the text's own and folded matches (社區 for 社区) light up the characters as
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from markupsafe import Markup, escape
 
 from .analyzer import ChineseTokenizer, fold
@@ -29,10 +31,18 @@ _MARGIN = 24
 Wanted = tuple[frozenset[str], ...]
 
 
+@lru_cache(maxsize=2048)
+def _probe(text: str) -> str:
+    # The shown text folded for finding words: the same article's text comes up in many
+    # searches (a page of hits for every common word), and folding it is a dict lookup per
+    # character.
+    return fold(text).lower()
+
+
 def _regions(text: str, words: frozenset[str]) -> list[tuple[int, int]]:
     """Stretches of the text worth analyzing: around plain-string occurrences of the words in
     the folded text. Analyzing a whole long article for every hit cost more than the search."""
-    probe = fold(text).lower()
+    probe = _probe(text)
     if len(probe) != len(text):  # a rare lowercase that changes length: analyze it all
         return [(0, len(text))]
     found = []

@@ -13,7 +13,10 @@ class WhooshBackend:
         from .. import state
 
         whoosh_query = query.whoosh()
-        return state().searcher.run(lambda s: search_page(s, whoosh_query, limit, by_date))
+        # Kept per index generation (LiveSearcher.cached): popular queries repeat, and an
+        # answer holds until the next commit or rebuild changes what the index holds.
+        key = ("find", query.groups, limit, by_date)
+        return state().searcher.cached(key, lambda s: search_page(s, whoosh_query, limit, by_date))
 
     def similar(self, article, limit: int) -> list[int]:
         from ..results import whoosh_similar

@@ -95,7 +95,20 @@ class RankedCollector(Collector):
 
 
 def search_page(searcher, query, limit: int, by_date: bool) -> tuple[list[int], int]:
-    """(ids of the `limit` best matches in order, exact number of matches)."""
+    """(ids of the `limit` best matches in order, exact number of matches): by whole posting
+    blocks (whoosh_fast) where it can, by this module's collector otherwise."""
+    from . import whoosh_fast
+
+    if whoosh_fast.supports(searcher):
+        try:
+            return whoosh_fast.search_page(searcher, query, limit, by_date)
+        except whoosh_fast.Unsupported:
+            pass
+    return collected_page(searcher, query, limit, by_date)
+
+
+def collected_page(searcher, query, limit: int, by_date: bool) -> tuple[list[int], int]:
+    """search_page through RankedCollector: every match stepped through by Whoosh."""
     collector = RankedCollector(limit, by_date=by_date)
     searcher.search_with_collector(query, collector)
     ranked = collector.ranked(lambda docnum: int(searcher.stored_fields(docnum)["id"]))
