@@ -29,7 +29,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
-    from . import auth, cli, counting, errors, extensions, page_cache, rendering, search, security
+    from . import (
+        auth,
+        cli,
+        counting,
+        errors,
+        extensions,
+        front,
+        page_cache,
+        rendering,
+        search,
+        security,
+    )
     from . import queue as job_queue
     from .origin import init_app as init_origin
     from .transfer import cli as transfer_cli
@@ -64,4 +75,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(search_views.bp)
     app.register_blueprint(health_views.bp)
     app.register_blueprint(media.bp)
+    # Outermost: static files, uploaded pictures and stored reader pages skip Flask's hooks.
+    app.wsgi_app = front.Front(app, app.wsgi_app)
     return app
