@@ -58,57 +58,57 @@ class Front:
         self.static_prefix = (app.static_url_path or "/static") + "/"
         self._routes: dict[str, tuple[str, ...] | None] = {}
 
-    def __call__(self, environ, start_response):
+    def __call__(self, env, start_response):
         answer = None
-        if environ.get("REQUEST_METHOD") == "GET":
+        if env.get("REQUEST_METHOD") == "GET":
             try:
-                answer = self._answer(environ)
+                answer = self._answer(env)
             except Exception:  # noqa: BLE001 - anything odd is Flask's to answer
                 answer = None
         if answer is None:
-            return self.flask_wsgi(environ, start_response)
+            return self.flask_wsgi(env, start_response)
         if isinstance(answer, tuple):
             headers, body = answer
             start_response("200 OK", headers)
             return [body]
-        return answer(environ, start_response)
+        return answer(env, start_response)
 
-    def _answer(self, environ):
+    def _answer(self, env):
         config = self.app.config
         host = get_host(
-            environ.get("wsgi.url_scheme", "http"),
-            environ.get("HTTP_HOST"),
-            (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT")),
+            env.get("wsgi.url_scheme", "http"),
+            env.get("HTTP_HOST"),
+            (env.get("SERVER_NAME", ""), env.get("SERVER_PORT")),
             config["TRUSTED_HOSTS"],
         )
-        path = get_path_info(environ)
+        path = get_path_info(env)
         if "\x00" in path:
             return None
         if path.startswith(self.static_prefix):
-            return self._static(environ, path[len(self.static_prefix) :])
+            return self._static(env, path[len(self.static_prefix) :])
         if path.startswith("/media/"):
-            return self._media(environ, path[len("/media/") :])
-        cookie = environ.get("HTTP_COOKIE", "")
+            return self._media(env, path[len("/media/") :])
+        cookie = env.get("HTTP_COOKIE", "")
         remember = config.get("REMEMBER_COOKIE_NAME", "remember_token")
         names = (config["SESSION_COOKIE_NAME"], remember)
-        if any(f"{name}=" in cookie for name in names) or any(h in environ for h in CONDITIONAL):
+        if any(f"{name}=" in cookie for name in names) or any(h in env for h in CONDITIONAL):
             return None
-        return self._stored(environ, "/" + path.lstrip("/"), host)
+        return self._stored(env, "/" + path.lstrip("/"), host)
 
-    def _stored(self, environ, path: str, host: str):
+    def _stored(self, env, path: str, host: str):
         config = self.app.config
         root, origin = config.get("PAGE_CACHE_DIR"), self._origin()
         if not root or not origin:
             return None
-        query = environ.get("QUERY_STRING", "")
+        query = env.get("QUERY_STRING", "")
         args: list[tuple[str, str]] = []
         if query:
             if "%00" in query:
                 return None
-            args = self._understood(environ, path, query)
+            args = self._understood(env, path, query)
             if args is None:
                 return None
-        htmx = (environ.get("HTTP_HX_REQUEST"), environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST"))
+        htmx = (env.get("HTTP_HX_REQUEST"), env.get("HTTP_HX_HISTORY_RESTORE_REQUEST"))
         stamp = page_cache.stamp_of(page_cache.stamp_row(self.app))
         name = page_cache.request_name(path, args, htmx, origin, host)
         entry = Path(root) / stamp / f"{page_cache.digest(name)}.page"
@@ -119,15 +119,15 @@ class Front:
         except (OSError, ValueError):
             return None
         if (article := ARTICLE.fullmatch(path)) and not query:
-            self._count(environ, int(article.group(1)))
-        return self._headers(stored, len(body), environ), body
+            self._count(env, int(article.group(1)))
+        return self._headers(stored, len(body), env), body
 
-    def _understood(self, environ, path: str, query: str) -> list[tuple[str, str]] | None:
+    def _understood(self, env, path: str, query: str) -> list[tuple[str, str]] | None:
         """The query's parameters if its view stores pages and understands every one of them;
         None otherwise (Flask answers, as it would)."""
         names = self._routes.get(path, False)
         if names is False:
-            names = self._route(environ, path)
+            names = self._route(env, path)
             if len(self._routes) >= ROUTES_KEPT:
                 self._routes.clear()
             self._routes[path] = names
@@ -142,14 +142,14 @@ class Front:
         values = dict(pairs)
         return [(name, values[name]) for name in names if name in values]
 
-    def _route(self, environ, path: str) -> tuple[str, ...] | None:
+    def _route(self, env, path: str) -> tuple[str, ...] | None:
         """The parameters the view of this path understands, if it is one whose pages are
         stored; None otherwise. Routing depends on the path alone (no host matching)."""
         config, url_map = self.app.config, self.app.url_map
         if url_map.host_matching or self.app.subdomain_matching:
             return None
         adapter = url_map.bind_to_environ(
-            environ, server_name=config["SERVER_NAME"], subdomain=url_map.default_subdomain or ""
+            env, server_name=config["SERVER_NAME"], subdomain=url_map.default_subdomain or ""
         )
         try:
             endpoint, _ = adapter.match(path, "GET")
@@ -162,35 +162,35 @@ class Front:
     def _origin(self) -> str | None:
         return self.app.config.get("SITE_URL") or self.app.extensions.get("site_origin")
 
-    def _count(self, environ, article_id: int) -> None:
+    def _count(self, env, article_id: int) -> None:
         counter = view_counter(self.app)
         counter.record_view(
-            article_id, "GET", environ.get("HTTP_USER_AGENT", ""), environ.get("REMOTE_ADDR")
+            article_id, "GET", env.get("HTTP_USER_AGENT", ""), env.get("REMOTE_ADDR")
         )
         if counter.due():
             with self.app.app_context():
                 counter.write_marks()
 
-    def _headers(self, stored: dict, length: int, environ) -> list[tuple[str, str]]:
+    def _headers(self, stored: dict, length: int, env) -> list[tuple[str, str]]:
         """What the Flask app sends with a stored page (tests/test_page_cache_front.py)."""
         vary = stored.get("Vary")
         vary = f"{vary}, Cookie" if vary else "Cookie"  # login loading reads the session
         headers = [(k, v) for k, v in stored.items() if k != "Vary"]
         headers += [("Content-Length", str(length)), ("Vary", vary)]
         headers += [("Cache-Control", "public, no-cache"), *SECURITY_HEADERS]
-        if environ.get("wsgi.url_scheme") == "https":
+        if env.get("wsgi.url_scheme") == "https":
             headers.append(HSTS)
         headers.append((page_cache.CACHE_HEADER, "hit"))
         return headers
 
-    def _static(self, environ, filename: str):
+    def _static(self, env, filename: str):
         folder = self.app.static_folder
         if not folder or not (found := safe_join(folder, filename)) or not os.path.isfile(found):
             return None
-        versioned = "v=" in environ.get("QUERY_STRING", "")
-        return self._file(environ, folder, filename, max_age=YEAR if versioned else None)
+        versioned = "v=" in env.get("QUERY_STRING", "")
+        return self._file(env, folder, filename, max_age=YEAR if versioned else None)
 
-    def _media(self, environ, name: str):
+    def _media(self, env, name: str):
         if not images.NAME.fullmatch(name):
             return None
         folder = self.app.config["UPLOAD_DIR"]
@@ -198,17 +198,17 @@ class Front:
             return None
         extension = name.rsplit(".", 1)[1]
         response = self._file(
-            environ, folder, name, max_age=YEAR, mimetype=images.CONTENT_TYPES[extension]
+            env, folder, name, max_age=YEAR, mimetype=images.CONTENT_TYPES[extension]
         )
         response.cache_control.public = True
         response.cache_control.immutable = True
         return response
 
-    def _file(self, environ, folder: str, name: str, **options):
+    def _file(self, env, folder: str, name: str, **options):
         response = send_from_directory(
             folder,
             name,
-            environ,
+            env,
             use_x_sendfile=self.app.config["USE_X_SENDFILE"],
             response_class=self.app.response_class,
             _root_path=self.app.root_path,
@@ -216,6 +216,6 @@ class Front:
         )
         for header, value in SECURITY_HEADERS:
             response.headers.setdefault(header, value)
-        if environ.get("wsgi.url_scheme") == "https":
+        if env.get("wsgi.url_scheme") == "https":
             response.headers.setdefault(*HSTS)
         return response

@@ -147,7 +147,10 @@ def _stamp_connection(app: Flask) -> tuple[object, str]:
     with app.app_context():
         engine = db.engine
     sql = str(STAMP_QUERY.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-    connection = engine.raw_connection().driver_connection
+    # Taken out of the pool for good (the pool's connect hooks have run: SQLite's pragmas).
+    pooled = engine.raw_connection()
+    connection = pooled.driver_connection
+    pooled.detach()
     if engine.dialect.name == "postgresql":
         connection.autocommit = True  # never left idle in a transaction
     return connection, sql
