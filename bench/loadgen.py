@@ -62,6 +62,11 @@ def _wrk(port: int, paths: list[str], seconds: float, connections: int, hx: bool
         if done.returncode:
             raise RuntimeError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
         out = done.stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> Load:
+    """wrk's --latency report as a Load (non-2xx/3xx answers and socket errors are failures)."""
     done = re.search(r"(\d+) requests in ([\d.]+)(\w+),", out)
     failures = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
