@@ -74,19 +74,21 @@ def per_request_us(app, envs: list[dict], n: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hotpath")
-    parser.add_argument("--profile", choices=["article", "related", "hello"])
+    parser.add_argument("--profile", choices=["article", "related", "hello", "uncached"])
     parser.add_argument("--n", type=int, default=2000)
     args = parser.parse_args(argv)
     work = corpus.run_directory("hotpath")
     db_path = corpus.working_copy(10_000, work)
     app = corpus.bench_app(db_path, work / "index", PAGE_CACHE_DIR=str(work / "pages"))
     app.add_url_rule(BARE_PATH, "bench_hello", lambda: "hello")
+    fresh = corpus.bench_app(db_path, work / "index", PAGE_CACHE_DIR="")
     ids = range(1, 10_000, 50)
     targets = {
         "bare flask": (bare, [environ("/")]),
         "our hello": (app, [environ(BARE_PATH)]),
         "article": (app, [environ(f"/articles/{i}") for i in ids]),
         "related": (app, [environ(f"/articles/{i}/related?page=2", hx=True) for i in ids]),
+        "uncached": (fresh, [environ(f"/articles/{i}") for i in ids]),
     }
     for name, (target, envs) in targets.items():  # store every page, check every answer
         envs[:] = [env for env in envs if call(target, env).startswith("200")]
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
         name = {"hello": "our hello"}.get(args.profile, args.profile)
         target, envs = targets[name]
+        if name == "uncached":
+            args.n = min(args.n, 200)
         profiler = Profiler(interval=0.0001)
         profiler.start()
         per_request_us(target, envs, args.n)
