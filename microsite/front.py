@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 from flask import Flask
@@ -111,7 +110,7 @@ class Front:
         htmx = (env.get("HTTP_HX_REQUEST"), env.get("HTTP_HX_HISTORY_RESTORE_REQUEST"))
         stamp = page_cache.stamp_of(page_cache.stamp_row(self.app))
         name = page_cache.request_name(path, args, htmx, origin, host)
-        entry = Path(root) / stamp / f"{page_cache.digest(name)}.page"
+        entry = os.path.join(root, stamp, page_cache.digest(name) + ".page")
         try:
             with open(entry, "rb") as handle:
                 stored = json.loads(handle.readline())

@@ -105,9 +105,17 @@ def content_stamp() -> str:
     return g.content_stamp
 
 
-def stamp_of(row) -> str:
+def stamp_of(row: tuple) -> str:
+    """The stamp's folder name for this row (the last one is remembered: it rarely moves)."""
+    if _last_stamp and _last_stamp[0] == row:
+        return _last_stamp[1]
     content = [code_version(), *(str(part) for part in row)]
-    return hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
+    stamp = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
+    _last_stamp[:] = [row, stamp]
+    return stamp
+
+
+_last_stamp: list = []
 
 
 # Connections of a parent process, kept referenced: closing one in a forked child would end

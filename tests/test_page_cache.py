@@ -45,9 +45,7 @@ def stored_pages(app) -> list[Path]:
     return list(Path(app.config["PAGE_CACHE_DIR"]).glob("*/*.page"))
 
 
-def test_a_second_reader_gets_the_stored_page_without_rendering(
-    app, client, story, monkeypatch
-):
+def test_a_second_reader_gets_the_stored_page_without_rendering(app, client, story, monkeypatch):
     first = client.get(f"/articles/{story.id}")
     assert first.status_code == 200 and len(stored_pages(app)) == 1
     assert first.headers["X-Cache"] == "miss"
