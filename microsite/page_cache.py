@@ -107,11 +107,12 @@ def content_stamp() -> str:
 
 def stamp_of(row: tuple) -> str:
     """The stamp's folder name for this row (the last one is remembered: it rarely moves)."""
-    if _last_stamp and _last_stamp[0] == row:
+    named = (code_version(), row)
+    if _last_stamp and _last_stamp[0] == named:
         return _last_stamp[1]
-    content = [code_version(), *(str(part) for part in row)]
+    content = [named[0], *(str(part) for part in row)]
     stamp = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
-    _last_stamp[:] = [row, stamp]
+    _last_stamp[:] = [named, stamp]
     return stamp
 
 
