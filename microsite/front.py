@@ -29,10 +29,9 @@ from urllib.parse import parse_qsl
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
-from werkzeug.sansio.utils import get_host
 from werkzeug.security import safe_join
 from werkzeug.utils import send_from_directory
-from werkzeug.wsgi import get_path_info
+from werkzeug.wsgi import get_host, get_path_info
 
 from . import images, page_cache
 from .counting import view_counter
@@ -74,12 +73,8 @@ class Front:
 
     def _answer(self, env):
         config = self.app.config
-        host = get_host(
-            env.get("wsgi.url_scheme", "http"),
-            env.get("HTTP_HOST"),
-            (env.get("SERVER_NAME", ""), env.get("SERVER_PORT")),
-            config["TRUSTED_HOSTS"],
-        )
+        # Flask's own check (create_url_adapter): an untrusted Host raises, and Flask answers.
+        host = get_host(env, config["TRUSTED_HOSTS"])
         path = get_path_info(env)
         if "\x00" in path:
             return None
