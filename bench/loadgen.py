@@ -29,7 +29,7 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 """
-_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # wrk: "1.00m" for 60 s
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Load:
 
 
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", value).groups()
     return float(number) * _UNIT[unit]
 
 
