@@ -300,6 +300,6 @@ def section(run, log: Callable[[str], None], articles: int) -> None:
     rss = max(w["rss"] for w in workers)
     pss = sum(w["pss"] for w in workers) / len(workers)
     run.rows.append(
-        Row("memory", f"RSS per worker after load (max, {len(ids) // 1000}k)", f"{rss:.0f} MB",
+        Row("memory", f"RSS per worker after load (max, {args.search_n // 1000}k)", f"{rss:.0f} MB",
             f"PSS mean {pss:.0f} MB", None, "≤ 250 MB", rss <= 250)
     )  # fmt: skip
