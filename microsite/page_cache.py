@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import uuid
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,7 +163,32 @@ def _stamp_connection(app: Flask) -> tuple[object, str]:
     pooled.detach()
     if engine.dialect.name == "postgresql":
         connection.autocommit = True  # never left idle in a transaction
+    if not event.contains(engine, "engine_disposed", _close_stamp_connections):
+        event.listen(engine, "engine_disposed", _close_stamp_connections)
+    _opened.append((weakref.ref(app), weakref.ref(engine)))
     return connection, sql
+
+
+# (app, engine) of every stamp connection this process opened, so that disposing of an engine
+# (gunicorn's post_fork, tests dropping a database) closes that engine's stamp connections.
+# Weak references: an app that goes away takes its connection with it.
+_opened: list[tuple[weakref.ref, weakref.ref]] = []
+
+
+def _close_stamp_connections(engine) -> None:
+    for entry in list(_opened):
+        app, opened_on = entry[0](), entry[1]()
+        if app is None or opened_on is None:
+            _opened.remove(entry)
+            continue
+        if opened_on is not engine:
+            continue
+        _opened.remove(entry)
+        held = app.extensions.get("page_stamp")
+        if held is not None and held[0] == os.getpid():  # never a parent's, after a fork
+            app.extensions.pop("page_stamp", None)
+            with contextlib.suppress(Exception):
+                held[1].close()
 
 
 def _shown_to_readers(item: object) -> bool:
