@@ -175,3 +175,14 @@ def test_pictures_skip_the_hooks_and_keep_their_headers(app, client):
     assert headers_of(from_front) == [h for h in headers_of(from_flask) if h != ("Vary", "Cookie")]
     assert fetch(client, "/media/" + "b" * 32 + ".png").status_code == 404
     db.session.remove()
+
+
+def test_a_signed_in_editor_gets_static_files_as_everyone_does(app, client):
+    """Files are the same for everyone: the front serves them before the session is read, so
+    an editor's browser may cache them too (pages for editors stay private, no-store)."""
+    make_user("editor", role="admin")
+    sign_in(client)
+    css = fetch(client, "/static/css/site.css?v=1")
+    assert css.status_code == 200 and "no-store" not in css.headers["Cache-Control"]
+    assert "Vary" not in css.headers
+    assert "no-store" in client.get("/admin/").headers["Cache-Control"]
