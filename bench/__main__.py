@@ -3,7 +3,8 @@
     python -m bench                 everything (what `make bench` runs), table to bench/RESULTS.md
     python -m bench --quick         1,000 articles for search/HTTP, 10,000 for listings; no write
     python -m bench --only search   just some sections: reindex, search, search-scale, http,
-                                    listing (search-scale: issue 16's Whoosh budgets by kind)
+                                    mixed, listing (search-scale: issue 16's Whoosh budgets by
+                                    kind; mixed: issue 17's readers and an editor at 100k)
 
 Every figure is printed with a baseline measured in the same run on the same machine: these
 machines are shared and noisy, so absolute numbers drift and ratios hold.
@@ -25,10 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import BENCH_DIR, CACHE_DIR, corpus, http, listing, queries, reindex, report, search
+from . import BENCH_DIR, CACHE_DIR, corpus, http, listing, mixed, queries, reindex, report, search
 from .report import Row, ms, seconds
 
-SECTIONS = ("reindex", "search", "search-scale", "http", "listing")
+SECTIONS = ("reindex", "search", "search-scale", "http", "mixed", "listing")
 # Paths per HTTP target: enough distinct articles that no single row stays hot.
 HTTP_ARTICLES = 500
 
@@ -187,59 +188,11 @@ def run_search_scale(run: Run) -> None:
 
 
 def run_http(run: Run) -> None:
-    run.ensure_index()
-    args = run.args
-    ids = [i for i, _, _ in run.texts]
-    sample = ids[:: max(1, len(ids) // HTTP_ARTICLES)][:HTTP_ARTICLES]
-    from urllib.parse import quote
+    http.section(run, log, HTTP_ARTICLES)
 
-    targets = [
-        http.Target("article page", [f"/articles/{i}" for i in sample]),
-        http.Target("related fragment", [f"/articles/{i}/related?page=2" for i in sample], hx=True),
-        http.Target("home /", ["/"]),
-    ]
-    if "search.search" in {r.endpoint for r in run.app.url_map.iter_rules()}:
-        targets.append(
-            http.Target("search page", [f"/search?q={quote(q.text)}" for q in run.queries])
-        )
-    log(f"http: gunicorn, {args.connections} connections, {args.seconds:g} s per target")
-    server = http.Gunicorn(run.db_path, run.index_dir, run.work / "gunicorn.log")
-    try:
-        server.wait_ready()
-        bare, pages, workers = http.measure(server, targets, args.seconds, args.connections, log)
-    finally:
-        server.stop()
-    tool = bare.loads[0].tool
-    budgets = {"article page": 0.5, "related fragment": 0.6}
-    run.rows.append(
-        Row("http", f"bare route ({len(workers)} workers, {tool})", f"{bare.rps:,.0f} req/s",
-            f"p99 {ms(bare.p99_ms)}")
-    )  # fmt: skip
-    for t in pages:
-        ratio = t.rps / bare.rps
-        floor = budgets.get(t.name)
-        run.rows.append(
-            Row("http", f"{t.name} req/s", f"{t.rps:,.0f} req/s", f"bare {bare.rps:,.0f} req/s",
-                ratio, f"≥ {floor}x" if floor else "", ratio >= floor if floor else None)
-        )  # fmt: skip
-        run.rows.append(
-            Row("http", f"{t.name} p99 @{args.connections}", ms(t.p99_ms),
-                f"bare p99 {ms(bare.p99_ms)}", t.p99_ms / bare.p99_ms,
-                "< 50 ms" if floor else "", t.p99_ms < 50 if floor else None)
-        )  # fmt: skip
-        if t.first_view_ms is not None:
-            run.rows.append(
-                Row("http", f"{t.name} first view (info)", ms(t.first_view_ms),
-                    "mean over every path, 4 at a time, nothing stored yet")
-            )  # fmt: skip
-        if t.failures:
-            run.notes.append(f"http: {t.name} had {t.failures} failed requests")
-    rss = max(w["rss"] for w in workers)
-    pss = sum(w["pss"] for w in workers) / len(workers)
-    run.rows.append(
-        Row("memory", "RSS per worker after load (max)", f"{rss:.0f} MB",
-            f"PSS mean {pss:.0f} MB", None, "≤ 250 MB", rss <= 250)
-    )  # fmt: skip
+
+def run_mixed(run: Run) -> None:
+    mixed.section(run, log)
 
 
 def run_listing(run: Run) -> None:
@@ -263,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     began = time.perf_counter()
     # The listing corpus (100k) is built only when the listing section runs: an hour's work.
-    sizes = {1_000, args.search_n} | ({args.list_n} if "listing" in args.sections else set())
+    big = {"listing", "mixed"} & set(args.sections)
+    sizes = {1_000, args.search_n} | ({args.list_n} if big else set())
     log(f"corpora: {', '.join(f'{n:,}' for n in sorted(sizes))} articles")
     built = []
     for n in sorted(sizes):
@@ -275,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     for section in args.sections:
         started = time.perf_counter()
         {"reindex": run_reindex, "search": run_search, "search-scale": run_search_scale,
-         "http": run_http, "listing": run_listing}[section](run)  # fmt: skip
+         "http": run_http, "mixed": run_mixed, "listing": run_listing}[section](run)  # fmt: skip
         durations.append(f"{section} {time.perf_counter() - started:.0f} s")
     run.notes.append("time per section: " + ", ".join(durations))
     vocab = corpus._materials()[0]

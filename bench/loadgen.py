@@ -29,7 +29,7 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 """
-_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # wrk: "1.00m" for 60 s
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Load:
 
 
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", value).groups()
     return float(number) * _UNIT[unit]
 
 
@@ -62,6 +62,11 @@ def _wrk(port: int, paths: list[str], seconds: float, connections: int, hx: bool
         if done.returncode:
             raise RuntimeError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
         out = done.stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> Load:
+    """wrk's --latency report as a Load (non-2xx/3xx answers and socket errors are failures)."""
     done = re.search(r"(\d+) requests in ([\d.]+)(\w+),", out)
     failures = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)

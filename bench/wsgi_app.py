@@ -7,8 +7,9 @@ in production (DATABASE_URL, MICROSITE_SEARCH_INDEX_DIR, SECRET_KEY, WEB_CONCURR
 
 from microsite import create_app
 
+from .bare_app import BARE_PATH
+
 app = create_app()
-BARE_PATH = "/_bench/hello"
 
 
 @app.get(BARE_PATH)

@@ -37,7 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .views import admin, feeds, media, pages, public
     from .views import health as health_views
     from .views import search as search_views
-    from .web import counting, page_cache, rendering, security
+    from .web import counting, front, page_cache, rendering, security
     from .web.origin import init_app as init_origin
 
     extensions.db.init_app(app)
@@ -66,4 +66,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(search_views.bp)
     app.register_blueprint(health_views.bp)
     app.register_blueprint(media.bp)
+    # Outermost: static files, uploaded pictures and stored reader pages skip Flask's hooks.
+    app.wsgi_app = front.Front(app, app.wsgi_app)
     return app

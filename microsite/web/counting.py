@@ -105,9 +105,15 @@ class ViewCounter:
     def record(self, article_id: int) -> bool:
         """Buffer a view of this article by the current request's reader; False when the
         request is not a reader's view (a crawler, a HEAD)."""
-        if request.method != "GET" or is_crawler(request.user_agent.string):
+        return self.record_view(
+            article_id, request.method, request.user_agent.string, request.remote_addr
+        )
+
+    def record_view(self, article_id: int, method: str, user_agent: str, address) -> bool:
+        """record() outside a request (microsite.web.front answers stored pages before Flask)."""
+        if method != "GET" or is_crawler(user_agent):
             return False
-        mark = (window_start(), article_id, self.reader(request.remote_addr))
+        mark = (window_start(), article_id, self.reader(address))
         with self._lock:
             self._pending.add(mark)
         return True
@@ -188,9 +194,9 @@ def fold_views(app: Flask) -> int:
     return sum(views for _, views in counts)
 
 
-def view_counter() -> ViewCounter:
+def view_counter(app: Flask | None = None) -> ViewCounter:
     """This app's counter (one per app, so test apps never share buffers)."""
-    return current_app.extensions["view_counter"]
+    return (app or current_app).extensions["view_counter"]
 
 
 def init_app(app: Flask) -> None:

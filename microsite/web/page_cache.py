@@ -22,15 +22,18 @@ into the stamp's folder for the next reader); the long tail stays warm across pu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import uuid
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, make_response, request
 from flask_login import current_user
-from sqlalchemy import inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -53,6 +56,9 @@ from .origin import site_origin, understood_args
 
 # The response headers a stored page keeps; the after-request hooks add the rest every time.
 KEPT_HEADERS = ("Content-Type", "ETag", "Last-Modified", "Vary")
+# Says where a reader's page came from: "hit" (this stamp's folder), "kept" (kept by what it
+# shows, copied into the stamp's folder) or "miss" (rendered now). Load tests count it.
+CACHE_HEADER = "X-Cache"
 # A folder of an older stamp stays this long: other workers may still be writing into it.
 GRACE = 60
 # The settings rows whose values change with every change a reader can see: SITE_REVISION
@@ -94,11 +100,95 @@ STAMP_QUERY = select(
 def content_stamp() -> str:
     """Names the code and content every reader page is made from; new with every change."""
     if "content_stamp" not in g:
-        row = db.session.connection().execute(STAMP_QUERY).one()
+        row = stamp_row(current_app._get_current_object())
         g.outbox_top, g.site_revision = row[0] or 0, row[2]
-        content = [code_version(), *(str(part) for part in row)]
-        g.content_stamp = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
+        g.content_stamp = stamp_of(row)
     return g.content_stamp
+
+
+def stamp_of(row: tuple) -> str:
+    """The stamp's folder name for this row (the last one is remembered: it rarely moves)."""
+    named = (code_version(), row)
+    if _last_stamp and _last_stamp[0] == named:
+        return _last_stamp[1]
+    content = [named[0], *(str(part) for part in row)]
+    stamp = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
+    _last_stamp[:] = [named, stamp]
+    return stamp
+
+
+_last_stamp: list = []
+
+
+# Connections of a parent process, kept referenced: closing one in a forked child would end
+# the parent's (PostgreSQL's goodbye goes down the shared socket).
+_inherited: list[object] = []
+
+
+def stamp_row(app: Flask) -> tuple:
+    """The stamp's one row, asked on this process's own autocommit connection: no session,
+    no pool checkout, no ORM (the stamp is asked before every stored page, issue 17.1).
+    Each SELECT sees the newest commit, as the session's first statement would."""
+    for attempt in (1, 2):
+        held = app.extensions.get("page_stamp")
+        if held is None or held[0] != os.getpid():
+            if held is not None:
+                _inherited.append(held)
+            held = app.extensions["page_stamp"] = (os.getpid(), *_stamp_connection(app))
+        _, connection, sql = held
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql)
+                return tuple(cursor.fetchone())
+            finally:
+                cursor.close()
+        except Exception:
+            # A dropped connection (a database restart): open another once, then give up.
+            app.extensions.pop("page_stamp", None)
+            with contextlib.suppress(Exception):
+                connection.close()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _stamp_connection(app: Flask) -> tuple[object, str]:
+    with app.app_context():
+        engine = db.engine
+    sql = str(STAMP_QUERY.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    # Taken out of the pool for good (the pool's connect hooks have run: SQLite's pragmas).
+    pooled = engine.raw_connection()
+    connection = pooled.driver_connection
+    pooled.detach()
+    if engine.dialect.name == "postgresql":
+        connection.autocommit = True  # never left idle in a transaction
+    if not event.contains(engine, "engine_disposed", _close_stamp_connections):
+        event.listen(engine, "engine_disposed", _close_stamp_connections)
+    _opened.append((weakref.ref(app), weakref.ref(engine)))
+    return connection, sql
+
+
+# (app, engine) of every stamp connection this process opened, so that disposing of an engine
+# (gunicorn's post_fork, tests dropping a database) closes that engine's stamp connections.
+# Weak references: an app that goes away takes its connection with it.
+_opened: list[tuple[weakref.ref, weakref.ref]] = []
+
+
+def _close_stamp_connections(engine) -> None:
+    for entry in list(_opened):
+        app, opened_on = entry[0](), entry[1]()
+        if app is None or opened_on is None:
+            _opened.remove(entry)
+            continue
+        if opened_on is not engine:
+            continue
+        _opened.remove(entry)
+        held = app.extensions.get("page_stamp")
+        if held is not None and held[0] == os.getpid():  # never a parent's, after a fork
+            app.extensions.pop("page_stamp", None)
+            with contextlib.suppress(Exception):
+                held[1].close()
 
 
 def _shown_to_readers(item: object) -> bool:
@@ -171,12 +261,14 @@ def serve(
     if stored is not None:
         if on_hit is not None:
             on_hit()
+        stored.headers[CACHE_HEADER] = "hit" if kept is None else "kept"
         return _for_caches(stored).make_conditional(request)
     response = make_response(render())
     if _storable(response) and _index_caught_up():
         _write(entry, response, limit)
         if kept is not None:
             _write(kept, response, limit)
+    response.headers[CACHE_HEADER] = "miss"
     return _for_caches(response)
 
 
@@ -202,8 +294,12 @@ def _index_caught_up() -> bool:
 
 def _request_name() -> str:
     htmx = (request.headers.get("HX-Request"), request.headers.get("HX-History-Restore-Request"))
-    where = (site_origin(), request.host)
-    return json.dumps([request.path, understood_args(), htmx, where], ensure_ascii=False)
+    return request_name(request.path, understood_args(), htmx, site_origin(), request.host)
+
+
+def request_name(path: str, args: list, htmx: tuple, origin: str, host: str) -> str:
+    """What a stored page is named by, besides its stamp (shared with microsite.web.front)."""
+    return json.dumps([path, args, htmx, (origin, host)], ensure_ascii=False)
 
 
 def _content_entry(root: Path, key: object) -> Path:
@@ -225,8 +321,11 @@ def _entry(root: Path) -> Path:
     count. The origin the page's links are built on counts, and the Host too (it is trusted
     by then, but one host's page must never answer for another).
     """
-    digest = hashlib.sha256(_request_name().encode()).hexdigest()
-    return root / content_stamp() / f"{digest}.page"
+    return root / content_stamp() / f"{digest(_request_name())}.page"
+
+
+def digest(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
 
 
 def _storable(response: Response) -> bool:
