@@ -5,25 +5,30 @@ in `articles.search_vector`, weighted title A, keywords B, body C, category D, a
 the same transaction as the article (sync calls write() before the commit), so every host
 finds a change the moment its commit lands, with nothing to run on a new host.
 
-Besides each word, the vector holds each adjacent pair of words as one lexeme ("核酸 检测"): a
-two-word phrase is then one lexeme, with no position check, and a longer one its pairs at
-consecutive positions (`'a b' <-> 'b c'`): an AND of the pairs alone would also count articles
-that hold them apart, and the count must be exact.
+A phrase is its words at consecutive positions (`'核酸' <-> '检测' <-> '结果'`). RUM keeps
+each word's positions in the index, so it checks a phrase without reading the rows; GIN
+rechecks the candidates' vectors. (Earlier the vectors also held every adjacent pair as a
+lexeme, as the Whoosh index does: nearly every pair is distinct, and the index came out 4x
+larger and 9x slower to build, for 10k articles 422 MB and minutes, where the words alone
+take seconds.)
 
 Ranking is cover density (`ts_rank_cd`, PostgreSQL's default weights: title 1.0, keywords
 0.4, body 0.2, category 0.1), ties newest first, then by higher id, over every match:
-- with the RUM index, RUM's ordered scan (`ORDER BY search_vector <=> q`, the same score as
-  1 / ts_rank_cd) hands over the best matches first and an incremental sort breaks ties, so
-  a common word costs the ten rows shown, not its 40,000 matches. RUM 1.3.13 returns `<->`
-  matches in storage order, not by score, so the ordering query of a long phrase is the AND
-  of its pairs (the same lexemes: the score of every matching article is the same);
-- with GIN (no RUM on the server), every match is ranked with ts_rank_cd and sorted.
-The count is a separate `count(*)` over the index's bitmap, exact, far cheaper than ranking.
+- with the RUM index, RUM's ordered scan (`ORDER BY search_vector <=> q`, RUM's own
+  cover-density score) hands over the best matches first, and the tie-break is done on the
+  few rows read (see _rum_top), so a common word costs the ten rows shown, not its 40,000
+  matches. RUM 1.3.13 returns `<->` matches in storage order, not by score, so the ordering
+  query of a phrase is the AND of its words (the match query stays the phrase);
+- with GIN (no RUM on the server), every match is ranked with ts_rank_cd and sorted, the
+  same kind of score but not RUM's exact figures (the order of near-equal matches differs).
+The count is a separate `count(*)` over the index's bitmap, exact, far cheaper than ranking,
+sent in the same round trip (a page that holds every match is its own count).
 
 A full rebuild (`flask reindex`) segments every article once, COPYs the vectors into a
 temporary table and writes them with one UPDATE ... FROM, only where a vector changed; when
 most of them change it drops the index and builds it again in that transaction (readers
-wait for it: updating RUM row by row was 30x slower). Writers are held off only for that
+wait for it: writing 10k vectors into a live RUM index took
+358 s, against 108 s with the index built afterwards). Writers are held off only for that
 last step, and articles saved while the vectors were computed are computed again then.
 """
 
@@ -47,9 +52,10 @@ from ..analyzer import segment
 from ..index import document
 from ..query import ReaderQuery
 
-# What a vector holds (words and adjacent pairs, weighted per field): bump when that changes,
+# What a vector holds (words with positions, weighted per field; version 2 added adjacent
+# pairs, 3 took them out again): bump when that changes,
 # so caches keyed by it (the bench's loaded clusters) are rebuilt.
-VECTOR_VERSION = 2
+VECTOR_VERSION = 3
 FIELDS = (("title", "A"), ("tags", "B"), ("body", "C"), ("category", "D"))
 # PostgreSQL keeps at most 256 positions per lexeme and numbers positions up to 16383.
 MAX_POSITIONS = 256
@@ -65,8 +71,8 @@ _LIVE_SQL = str(
 )
 _NEWEST = "published_at DESC, id DESC"
 _WHERE = f"{_LIVE_SQL} AND {_MATCH}"
-# Rows read past the page from RUM's ordered scan, to see where the page's last score ends.
-RUM_MARGIN = 10
+# Rows read from RUM's ordered scan beyond twice the page (see _rum_top).
+RUM_MARGIN = 20
 # ts_rank_cd with the default weights is the score RUM's <=> orders by (its distance is 1 /
 # the score), so a server without RUM ranks the same articles first.
 _RANK = "ts_rank_cd(search_vector, CAST(:r AS tsquery))"
@@ -84,31 +90,18 @@ def _lexeme(word: str) -> str:
     return f"'{escaped}'"
 
 
-def pair(first: str, second: str) -> str:
-    """The lexeme of two adjacent words."""
-    return f"{first} {second}"
-
-
 def vector_text(doc: dict) -> str:
-    """The tsvector literal of an index document (index.document): every word and every
-    adjacent pair, with positions and its field's weight."""
+    """The tsvector literal of an index document (index.document): every word, with its
+    positions and its field's weight."""
     positions: dict[str, list[str]] = {}
     position = 1
-
-    def add(lexeme: str, where: int, weight: str) -> None:
-        found = positions.setdefault(lexeme, [])
-        if len(found) < MAX_POSITIONS:
-            found.append(f"{min(where, MAX_POSITION)}{weight}")
-
     for field, weight in FIELDS:
-        previous = None
         for word in _words(doc.get(field) or ""):
-            add(word, position, weight)
-            if previous is not None:
-                add(pair(previous, word), position, weight)
-            previous = word
+            found = positions.setdefault(word, [])
+            if len(found) < MAX_POSITIONS:
+                found.append(f"{min(position, MAX_POSITION)}{weight}")
             position += 1
-        position += 1  # no pair across two fields
+        position += 1  # no phrase across two fields
     return " ".join(f"{_lexeme(lexeme)}:{','.join(at)}" for lexeme, at in positions.items())
 
 
@@ -119,18 +112,14 @@ def _words(value: str) -> list[str]:
 
 def tsquery_text(query: ReaderQuery, follow: str = " <-> ") -> str:
     """The tsquery of a reader's query: an AND of groups, each an OR of clauses; a clause of
-    several words is its adjacent pairs, each following the one before (`follow`: " & " for
-    the ordering query, see the module's docstring)."""
+    several words is those words, each following the one before (`follow`: " & " for the
+    ordering query, see the module's docstring)."""
     groups = []
     for group in query.groups:
         clauses = []
         for clause in group:
-            found = clause.words
-            if len(found) == 1:
-                clauses.append(_lexeme(found[0]))
-            else:
-                pairs = [_lexeme(pair(a, b)) for a, b in zip(found, found[1:], strict=False)]
-                clauses.append("(" + follow.join(pairs) + ")")
+            found = [_lexeme(word) for word in clause.words]
+            clauses.append(found[0] if len(found) == 1 else "(" + follow.join(found) + ")")
         groups.append("(" + " | ".join(clauses) + ")")
     return " & ".join(groups)
 
@@ -256,30 +245,34 @@ class PostgresBackend:
         return (ids,), total
 
     @staticmethod
+    @staticmethod
     def _rum_top(params: dict, limit: int, also=(), where: str = _WHERE):
-        """(ids, count) of the `limit` best matches from RUM's ordered scan, ties newest
+        """(ids, count) of the `limit` best matches read from RUM's ordered scan, ties newest
         first, then by higher id; the count as in _top.
 
-        PostgreSQL 15 puts no incremental sort on an index's ordering operator (given the
-        tie-break, the planner ranks every match instead), so the scan is read with a margin
-        and the tie-break is done here: once a row with a larger distance than the page's
-        last has come, no later row can belong to the page; until then, read further."""
-        fetch = limit + RUM_MARGIN
+        Two things make the scan's order only a first cut. PostgreSQL 15 puts no incremental
+        sort on an index's ordering operator (given the tie-break, the planner ranks every
+        match instead). And RUM's order is not quite its own score: for three words or more
+        it returns some rows a place or two out of the order of `<=>` computed on the row
+        (found by tests/test_search_ranking.py). So the scan is read with a wide margin, the
+        rows are put in order here by their score, date and id, and the scan is read further
+        while the last row read still scores as well as the page's last."""
+        fetch = 2 * limit + RUM_MARGIN
         while True:
             sql = rum_sql(where, fetch)
-            # Sorts off for this statement: a long phrase's ordering query is not its match
-            # query, and the planner, expecting few matches, ranked them all in a sort
-            # (43 ms for 1,339 matches at 10k) instead of reading RUM's order.
+            # Sorts off for this statement: a phrase's ordering query is not its match query,
+            # and the planner, expecting few matches, ranked them all in a sort (43 ms for
+            # 1,339 matches at 10k) instead of reading RUM's order.
             sorts_off = ["SET LOCAL enable_sort = off", sql, "SET LOCAL enable_sort = on"]
             found = _select([*sorts_off, *also], params)
             rows = found[0]
             exhausted = len(rows) < fetch
-            if exhausted or limit == 0 or rows[-1][2] > rows[limit - 1][2]:
+            ranked = sorted(rows, key=lambda row: (row[2], -row[1].timestamp(), -row[0]))
+            if exhausted or limit == 0 or rows[-1][2] > ranked[limit - 1][2]:
                 break
             fetch *= 4
-        rows.sort(key=lambda row: (row[2], -row[1].timestamp(), -row[0]))
         total = len(rows) if exhausted or not also else found[1][0][0]
-        return [row[0] for row in rows[:limit]], total
+        return [row[0] for row in ranked[:limit]], total
 
     def every_score(self, query: ReaderQuery) -> list[tuple[float, int]]:
         """(score, id) of every match, higher is better, each computed from its row alone
