@@ -233,3 +233,112 @@ def test_the_ranked_page_is_read_from_rums_ordered_scan(scaled):
     statements = ["SET LOCAL enable_sort = off", f"EXPLAIN {sql}"]
     plan = "\n".join(row[0] for row in postgres._select(statements, params)[0])
     assert f"Index Scan using {postgres.INDEX}" in plan and "Order By" in plan, plan
+
+
+# --- two hosts, each its own server process, nothing run on either but the server -----------
+
+SERVE = """
+import json, os
+from werkzeug.serving import make_server
+from microsite import create_app
+app = create_app(json.loads(os.environ["MICROSITE_HOST_CONFIG"]))
+server = make_server("127.0.0.1", 0, app, threaded=True)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+class _Server:
+    """One host: the app served by a child process, with its own cookie jar."""
+
+    def __init__(self, tmp_path: Path, name: str, database: str) -> None:
+        import http.cookiejar
+        import json
+        import os
+        import subprocess
+        import sys
+        import urllib.request
+
+        self.home = tmp_path / name
+        config = {
+            "SECRET_KEY": "test-secret",
+            "INSTANCE_PATH": str(self.home / "instance"),
+            "SQLALCHEMY_DATABASE_URI": database,
+            "SEARCH_INDEX_DIR": str(self.home / "no-index"),
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "WTF_CSRF_ENABLED": False,
+            "MICROSITE_JOBS_URL": "immediate",
+        }
+        env = {**os.environ, "MICROSITE_HOST_CONFIG": json.dumps(config)}
+        root = Path(__file__).resolve().parent.parent
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVE], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+        )
+        port = self.process.stdout.readline().strip()
+        assert port.isdigit(), "host did not start"
+        self.url = f"http://127.0.0.1:{port}"
+        jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+    def post(self, path: str, form: dict) -> str:
+        import urllib.parse
+
+        data = urllib.parse.urlencode(form).encode()
+        with self.opener.open(self.url + path, data=data, timeout=10) as response:
+            return response.url
+
+    def hits(self, q: str) -> list[int]:
+        import urllib.parse
+
+        from bs4 import BeautifulSoup
+
+        query = urllib.parse.urlencode({"q": q})
+        with self.opener.open(f"{self.url}/search?{query}", timeout=10) as response:
+            page = BeautifulSoup(response.read().decode(), "html.parser")
+        return hit_ids(page)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.process.stdout.close()
+
+
+def test_two_host_processes_see_a_publish_and_a_clear_within_the_second(tmp_path):
+    """Hosts A and B are separate server processes on one PostgreSQL, no index directory and
+    no worker: what A publishes B finds on its next search, what B clears A no longer shows."""
+    import time
+
+    from microsite.models import User
+    from tests.support.app import ADMIN_PASSWORD
+
+    setup = make_app(tmp_path / "setup")
+    database = setup.config["SQLALCHEMY_DATABASE_URI"]
+
+    def editor():
+        user = User(username="editor", display_name="编辑部", role="admin")
+        user.set_password(ADMIN_PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+
+    in_app(setup, editor)
+    hosts = [_Server(tmp_path, name, database) for name in ("a", "b")]
+    try:
+        a, b = hosts
+        for host in hosts:
+            host.post("/admin/login", {"username": "editor", "password": ADMIN_PASSWORD})
+        assert b.hits("蓝鲸") == []
+        form = {"title": "甲主机的蓝鲸新闻", "body": "<p>蓝鲸出现在近海</p>", "category": "多主机",
+                "tags": "", "status": "published"}  # fmt: skip
+        began = time.monotonic()
+        location = a.post("/admin/articles/new", form)
+        found = b.hits("蓝鲸")
+        took = time.monotonic() - began
+        ident = int(location.split("/articles/")[1].split("/")[0])
+        assert found == [ident] and took < 1.0, (found, took)
+        b.post(f"/admin/articles/{ident}/clear", {})
+        assert a.hits("蓝鲸") == [] and b.hits("蓝鲸") == []
+        for host in hosts:
+            assert not (host.home / "no-index").exists()
+    finally:
+        for host in hosts:
+            host.stop()
