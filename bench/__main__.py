@@ -3,7 +3,8 @@
     python -m bench                 everything (what `make bench` runs), table to bench/RESULTS.md
     python -m bench --quick         1,000 articles for search/HTTP, 10,000 for listings; no write
     python -m bench --only search   just some sections: reindex, search, search-scale, http,
-                                    listing (search-scale: issue 16's Whoosh budgets by kind)
+                                    listing (search-scale: issue 16's budgets by kind, Whoosh
+                                    and PostgreSQL)
 
 Every figure is printed with a baseline measured in the same run on the same machine: these
 machines are shared and noisy, so absolute numbers drift and ratios hold.
@@ -208,10 +209,12 @@ def run_search_scale(run: Run) -> None:
             f"segmenter alone {seconds(rebuilt.segmenter_s)}", rebuilt.ratio, "≤ 8x",
             rebuilt.ratio <= 8)
     )  # fmt: skip
-    run.notes.append(
-        "search-scale: PostgreSQL and the 100k corpus are not measured by this section yet"
-        " (see bench/RESULTS.md)"
-    )
+    # PostgreSQL search (bench/search_pg.py): 10k and 100k, RUM and GIN, its own cluster.
+    from . import search_pg
+
+    pg = search_pg.section((1_000,) if run.args.quick else search_pg.SIZES)
+    run.rows += pg.rows
+    run.notes += pg.notes
 
 
 def run_http(run: Run) -> None:
