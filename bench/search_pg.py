@@ -344,8 +344,25 @@ def _engines(loaded: Loaded, texts) -> dict:
     for database, name in ((RUM, "pg-rum"), (GIN, "pg-gin")):
         apps = [_app(loaded.cluster.url(database)) for _ in range(search.REPEATS)]
         engines[name] = search.whoosh_engine(apps)
+    engines["pg-rum-sql"] = _backend_only(_app(loaded.cluster.url(RUM)))
     engines[floor.name] = floor.search
     return engines
+
+
+def _backend_only(app):
+    """The backend's statements alone (ids and count, no articles, no snippets): how much
+    of a search is PostgreSQL's, and how much the page around it."""
+    from microsite.extensions import db
+    from microsite.search import backends
+    from microsite.search.query import parse
+
+    def run(query) -> search.Answer:
+        with app.app_context():
+            ids, total = backends.current().search(parse(query.text), 10, False)
+            db.session.remove()
+        return search.Answer(total, ids, [])
+
+    return run
 
 
 def measure(n: int, rebuild: bool = True) -> Measured:
@@ -369,8 +386,13 @@ def measure(n: int, rebuild: bool = True) -> Measured:
         asked = queries.make_queries(vocab, bodies, seed.sentences)
         warm = queries.make_queries(vocab, bodies, seed.sentences, seed=99)[::10]
         log(f"  postgres {label}: {len(asked)} queries on RUM, GIN and fts5-segmented")
-        rum, gin, floor = search.measure(_engines(loaded, texts), asked, warm, log)
+        rum, gin, sql, floor = search.measure(_engines(loaded, texts), asked, warm, log)
         rows += _search_rows(asked, label, rum, gin, floor, n)
+        rows.append(
+            Row("search-scale", f"postgres RUM statements alone p50 / p95 ({label}, info)",
+                f"{ms(sql.p50)} / {ms(sql.p95)}", f"find() p50 / p95 {ms(rum.p50)} / {ms(rum.p95)}",
+                sql.p95 / rum.p95)
+        )  # fmt: skip
         same = sum(1 for a, b in zip(rum.totals, gin.totals, strict=True) if a == b)
         floor_same = sum(1 for a, b in zip(rum.totals, floor.totals, strict=True) if a == b)
         notes.append(
