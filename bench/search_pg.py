@@ -322,7 +322,7 @@ def _rebuild_rows(loaded: Loaded, texts, rebuild: bool, label: str) -> tuple[lis
         _, rebuild_s = _rebuild(loaded.cluster.url(RUM))
         loaded.cluster.sql(RUM, "VACUUM ANALYZE")  # untimed: what autovacuum does later
     else:
-        return [], ["rebuild not timed (--no-rebuild)"]
+        return [], [f"rebuild not timed (--no-rebuild); segmenter alone {seconds(segmenter_s)}"]
     ratio = rebuild_s / segmenter_s
     row = Row(
         "search-scale",
