@@ -102,6 +102,18 @@ def test_phrases_are_words_at_consecutive_positions():
     assert vector == "'核酸':1A '检测':2A '结果':3A"
 
 
+def test_a_long_words_parts_are_left_to_the_word_in_a_phrase(app, client):
+    """社区工作人员 is 社区 工作 作人 人员 工作人员 in search mode; the parts always come just
+    before the word, so the phrase asks for 社区 and 工作人员 four places on."""
+    assert tsquery_text(parse('"社区工作人员"')) == "(('社区' <4> '工作人员'))"
+    found = add_article("走访", "<p>社区工作人员走访居民</p>")
+    add_article("倒过来", "<p>工作人员在社区</p>")
+    add_article("分开", "<p>社区工作，人员不足</p>")
+    add_article("隔开", "<p>社区的新工作人员</p>")
+    assert hit_ids(results(client, '"社区工作人员"')) == [found.id]
+    assert hit_ids(results(client, "社区工作人员")) == [found.id]
+
+
 def test_phrase_matches_only_words_side_by_side(app, client):
     near = add_article("社区新闻", "<p>网格员走访社区，栗艳萍介绍情况。</p>")
     add_article("另一篇", "<p>栗艳萍说，网格员很辛苦。</p>")

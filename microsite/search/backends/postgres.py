@@ -139,16 +139,47 @@ def _words(value: str) -> list[str]:
 
 def tsquery_text(query: ReaderQuery, follow: str = " <-> ") -> str:
     """The tsquery of a reader's query: an AND of groups, each an OR of clauses; a clause of
-    several words is those words, each following the one before (`follow`: " & " for the
-    ordering query, see the module's docstring)."""
+    several words is those words, each at its distance after the one before (`follow`:
+    " & " for the ordering query, see the module's docstring)."""
     groups = []
     for group in query.groups:
         clauses = []
         for clause in group:
-            found = [_lexeme(word) for word in clause.words]
-            clauses.append(found[0] if len(found) == 1 else "(" + follow.join(found) + ")")
+            found = _phrase(clause)
+            if len(found) == 1:
+                clauses.append(_lexeme(found[0][0]))
+                continue
+            text = _lexeme(found[0][0])
+            for (_, before), (word, at) in zip(found, found[1:], strict=False):
+                gap = " <-> " if at - before == 1 else f" <{at - before}> "
+                text += (gap if follow == " <-> " else follow) + _lexeme(word)
+            clauses.append("(" + text + ")")
         groups.append("(" + " | ".join(clauses) + ")")
     return " & ".join(groups)
+
+
+def _phrase(clause) -> list[tuple[str, int]]:
+    """(word, position) of the words a clause's phrase must hold, positions counted as the
+    vectors count them. Search mode puts a long word's parts just before the word itself
+    (社区工作人员: 社区 工作 作人 人员 工作人员), always the same parts for the same word, so
+    the word alone stands for them: 社区 then 工作人员 four places on is the same phrase,
+    with two posting lists to intersect instead of five."""
+    words = clause.words
+    if len(words) < 3:
+        return [(word, at) for at, word in enumerate(words)]
+    from ..analyzer import ChineseTokenizer
+
+    spans = [(t.text, t.startchar, t.endchar) for t in ChineseTokenizer()(clause.text, chars=True)]
+    if tuple(word for word, _, _ in spans) != tuple(words):
+        return [(word, at) for at, word in enumerate(words)]  # not the words parsed: as they are
+    kept = []
+    for at, (word, start, end) in enumerate(spans):
+        covered = any(
+            s <= start and end <= e and (s, e) != (start, end) for _, s, e in spans[at + 1 :]
+        )
+        if not covered:
+            kept.append((word, at))
+    return kept
 
 
 def _live(session: Session, ids: Iterable[int]) -> list[Article]:
