@@ -3,8 +3,9 @@
     python -m bench                 everything (what `make bench` runs), table to bench/RESULTS.md
     python -m bench --quick         1,000 articles for search/HTTP, 10,000 for listings; no write
     python -m bench --only search   just some sections: reindex, search, search-scale, http,
-                                    mixed, listing (search-scale: issue 16's Whoosh budgets by
-                                    kind; mixed: issue 17's readers and an editor at 100k)
+                                    mixed, listing (search-scale: issue 16's budgets by kind,
+                                    Whoosh and PostgreSQL; mixed: issue 17's readers and an
+                                    editor at 100k)
 
 Every figure is printed with a baseline measured in the same run on the same machine: these
 machines are shared and noisy, so absolute numbers drift and ratios hold.
@@ -178,13 +179,19 @@ def run_search(run: Run) -> None:
 
 
 def run_search_scale(run: Run) -> None:
-    """Issue 16's budgets for Whoosh on one host, at 10k and 100k (1k with --quick): per query
+    """Issue 16's budgets, Whoosh on one host at 10k and 100k (1k with --quick): per query
     kind against FTS5 over segmented text (the floor), phrases against words, exactness, and
     a rebuild against the segmenter alone. Corpora, built indexes and FTS5 peers are cached in
-    bench/.cache between runs (bench/search.py)."""
+    bench/.cache between runs (bench/search.py); then PostgreSQL (bench/search_pg.py)."""
     sizes = search.QUICK_SCALE_SIZES if run.args.quick else search.SCALE_SIZES
     for n in sizes:
         run.rows += search.scale_rows(search.scale(n, run.args.reindex_procs, log))
+    # PostgreSQL search (bench/search_pg.py): 10k and 100k, RUM and GIN, its own cluster.
+    from . import search_pg
+
+    pg = search_pg.section((1_000,) if run.args.quick else search_pg.SIZES)
+    run.rows += pg.rows
+    run.notes += pg.notes
 
 
 def run_http(run: Run) -> None:

@@ -93,11 +93,9 @@ def _every_score(q: str) -> list[tuple[float, int]]:
     """(score, id) of every match, as the engine scores it, with no limit and no pruning."""
     query = search.results.parse(q)
     if BACKEND == "postgres":
-        from microsite.search.backends import postgres
+        from microsite.search.backends import current
 
-        sql = f"SELECT {postgres._RANK}, id FROM articles WHERE {postgres._MATCH}"
-        rows = db.session.execute(db.text(sql), {"q": postgres.tsquery_text(query)})
-        return [(score, ident) for score, ident in rows]
+        return current().every_score(query)
 
     def every_score(searcher):
         scored = searcher.search(query.whoosh(), limit=None)  # never prunes: no lowest score
