@@ -166,7 +166,16 @@ def _stamp_connection(app: Flask) -> tuple[object, str]:
     if not event.contains(engine, "engine_disposed", _close_stamp_connections):
         event.listen(engine, "engine_disposed", _close_stamp_connections)
     _opened.append((weakref.ref(app), weakref.ref(engine)))
+    # An app that goes away (the tests make many) closes its connection rather than leaving
+    # it to the garbage collector, which psycopg warns about in whatever code runs then.
+    weakref.finalize(app, _close_if_opened_here, os.getpid(), connection)
     return connection, sql
+
+
+def _close_if_opened_here(pid: int, connection) -> None:
+    if os.getpid() == pid:  # a forked child never closes its parent's connection
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 # (app, engine) of every stamp connection this process opened, so that disposing of an engine

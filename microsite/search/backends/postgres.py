@@ -303,7 +303,6 @@ class PostgresBackend:
         return (ids,), total
 
     @staticmethod
-    @staticmethod
     def _rum_top(params: dict, limit: int, also=(), where: str = _WHERE):
         """(ids, count) of the `limit` best matches read from RUM's ordered scan, ties newest
         first, then by higher id; the count as in _top.
