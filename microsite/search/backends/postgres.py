@@ -174,6 +174,8 @@ class PostgresBackend:
     def rebuild(self, progress=None, procs: int | None = 1) -> int:
         """Every published article's vector written again, BATCH articles per transaction;
         every other article's cleared. procs is ignored (one connection does the writing)."""
+        from ...web.page_cache import ARTICLES_REVISION, new_revision
+
         bind = db.engine
         with Session(bind) as session:
             ids = list(session.scalars(select(Article.id).where(*LIVE).order_by(Article.id)))
@@ -188,6 +190,9 @@ class PostgresBackend:
             for start in range(0, len(ids), BATCH):
                 batch = ids[start : start + BATCH]
                 write(session, set(batch))
+                # Raw UPDATEs move no revision by themselves: stored search pages are named
+                # by the stamp alone here (microsite.web.search_pages), so move it.
+                new_revision(session, ARTICLES_REVISION)
                 session.commit()
                 session.expunge_all()
                 done += len(batch)
