@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, request
@@ -55,7 +56,7 @@ def index_state(app: Flask) -> str | None:
     if app.extensions[BACKEND].name != "whoosh":
         return "postgres"  # written in the article's transaction: the stamp says it all
     where = live_dir(app.extensions[SEARCH].home)
-    if where is None or schema_version(where) != SCHEMA_VERSION:
+    if where is None or not _current_schema(where):
         return None
     try:
         names = os.listdir(where)
@@ -63,6 +64,20 @@ def index_state(app: Flask) -> str | None:
         return None
     found = [int(m.group(1)) for name in names if (m := _TOC.match(name))]
     return f"{where.name}/{max(found)}" if found else None
+
+
+def _current_schema(where: Path) -> bool:
+    # A generation's schema is written once, when it is built: read once per directory.
+    if where not in _schema_ok:
+        if len(_schema_ok) > 64:
+            _schema_ok.clear()
+        if schema_version(where) != SCHEMA_VERSION:
+            return False  # not remembered: `reindex` replaces it by another directory anyway
+        _schema_ok.add(where)
+    return True
+
+
+_schema_ok: set[Path] = set()
 
 
 def normalized(args: Mapping[str, str]) -> list[tuple[str, str]] | None:
