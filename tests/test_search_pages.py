@@ -152,6 +152,23 @@ def test_a_page_stored_before_the_worker_applied_a_change_does_not_hide_it(
     assert found.headers["X-Cache"] == "miss" and ids_of(found) == [fresh.id]
 
 
+def test_the_index_state_is_read_before_the_search(app, client, story, monkeypatch):
+    """A page holds an index at least as new as its name: the state it is stored under is
+    read before the engine runs (a commit in between only makes the page newer)."""
+    order = []
+    backend = app.extensions[backends.EXTENSION]
+    real_state, real_search = search_pages.index_state, backend.search
+    monkeypatch.setattr(
+        search_pages, "index_state", lambda a: order.append("state") or real_state(a)
+    )
+    monkeypatch.setattr(
+        backend, "search", lambda *a, **k: order.append("search") or real_search(*a, **k)
+    )
+    assert get(client, "招聘需求").headers["X-Cache"] == "miss"
+    assert order[0] == "state" and "search" in order
+    assert order.index("search") > max(i for i, x in enumerate(order) if x == "state")
+
+
 @whoosh_only
 def test_no_stored_page_without_an_index(seeded, client, engine_calls):
     for headers in (HX, HX, {}, {}):
