@@ -34,12 +34,13 @@ from werkzeug.utils import send_from_directory
 from werkzeug.wsgi import get_host, get_path_info
 
 from ..content import images
-from . import page_cache
+from . import page_cache, search_pages
 from .counting import view_counter
 from .security import HSTS, SECURITY_HEADERS
 
 # The views whose pages the page cache stores for readers.
 STORED_VIEWS = {"public.home", "public.article", "public.related", "public.tag", "public.category"}
+STORED_VIEWS |= {"search.search"}  # named by the index's state too (search_pages.page_name)
 ARTICLE = re.compile(r"/articles/(\d+)")
 # A request carrying any of these may want a 304, a part or a precondition: Flask answers.
 CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH")
@@ -104,8 +105,13 @@ class Front:
             if args is None:
                 return None
         htmx = (env.get("HTTP_HX_REQUEST"), env.get("HTTP_HX_HISTORY_RESTORE_REQUEST"))
+        if path == search_pages.PATH:
+            name = search_pages.page_name(self.app, dict(args), htmx, origin, host)
+            if name is None:
+                return None
+        else:
+            name = page_cache.request_name(path, args, htmx, origin, host)
         stamp = page_cache.stamp_of(page_cache.stamp_row(self.app))
-        name = page_cache.request_name(path, args, htmx, origin, host)
         entry = os.path.join(root, stamp, page_cache.digest(name) + ".page")
         try:
             with open(entry, "rb") as handle:

@@ -248,18 +248,24 @@ def serve(
     render: Callable[[], Response | str],
     on_hit: Callable[[], object] | None = None,
     content_key: Callable[[], object] | None = None,
+    name: Callable[[], str | None] | None = None,
 ) -> Response:
     """The stored page for this URL, or render() stored for the next reader.
 
     on_hit: what a view must still do when its page comes from the store (count a view).
     content_key: names everything the page shows (JSON-able), or None when it is not to be
     kept by content; such a page outlives stamps that change nothing it shows.
+    name: the page's name instead of the request's, for a page made from more than the
+    request and the stamp (microsite.web.search_pages); None from it: made, not stored.
     """
     root = current_app.config.get("PAGE_CACHE_DIR")
     if not root or request.method != "GET" or current_user.is_authenticated:
         return make_response(render())
+    own = name() if name is not None else None
+    if name is not None and own is None:
+        return make_response(render())
     limit = current_app.config["PAGE_CACHE_MAX_ENTRIES"]
-    entry = _entry(Path(root))
+    entry = _entry(Path(root), own)
     stored = _read(entry)
     kept = None
     if stored is None and content_key is not None and (key := content_key()) is not None:
@@ -322,7 +328,7 @@ def _content_entry(root: Path, key: object) -> Path:
     return root / BY_CONTENT / folder / f"{digest}.page"
 
 
-def _entry(root: Path) -> Path:
+def _entry(root: Path, name: str | None = None) -> Path:
     """The file a page is kept in, named by everything the page is made from.
 
     Only the query parameters the view understands count: junk ones render the same page
@@ -330,7 +336,7 @@ def _entry(root: Path) -> Path:
     count. The origin the page's links are built on counts, and the Host too (it is trusted
     by then, but one host's page must never answer for another).
     """
-    return root / content_stamp() / f"{digest(_request_name())}.page"
+    return root / content_stamp() / f"{digest(name or _request_name())}.page"
 
 
 def digest(name: str) -> str:

@@ -446,6 +446,12 @@ class _Rebuild:
         )
         if rebuild_index:
             connection.execute(text(definition))
+        # Raw UPDATEs move no revision by themselves, and stored search pages are named by the
+        # page cache's stamp alone on PostgreSQL (web/search_pages): move it in this commit.
+        from ...web.page_cache import ARTICLES_REVISION, new_revision
+
+        new_revision(self.session, ARTICLES_REVISION)
+        self.session.flush()
         return connection.scalar(text("SELECT count(*) FROM search_rebuild"))
 
     def _stage(self, ids: list[int]) -> None:
