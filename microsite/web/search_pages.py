@@ -63,7 +63,15 @@ def index_state(app: Flask) -> str | None:
     except OSError:
         return None
     found = [int(m.group(1)) for name in names if (m := _TOC.match(name))]
-    return f"{where.name}/{max(found)}" if found else None
+    if not found:
+        return None
+    try:
+        toc = (where / f"_MAIN_{max(found)}.toc").stat()
+    except OSError:
+        return None
+    # Whoosh never rewrites a TOC in place: another time or size means its files were replaced
+    # or damaged, and pages stored from what they held must not answer for them.
+    return f"{where.name}/{max(found)}/{toc.st_mtime_ns}-{toc.st_size}"
 
 
 def _current_schema(where: Path) -> bool:
