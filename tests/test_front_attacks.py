@@ -13,6 +13,7 @@ import socket
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client
 
@@ -498,7 +499,14 @@ def test_a_dropped_stamp_connection_is_replaced_not_a_500(app, story):
     Fresh(app).get(path)
     assert Fresh(app).get(path).headers["X-Cache"] == "hit"
     held = app.extensions["page_stamp"]
-    held[1].close()  # as if the server had gone away
+    if db.engine.dialect.name == "postgresql":
+        # The server ends the backend (a restart, an idle-session killer): the client's
+        # connection looks open until it is used.
+        kill = sa.text("SELECT pg_terminate_backend(:pid)")
+        assert db.session.execute(kill, {"pid": held[1].info.backend_pid}).scalar()
+        db.session.commit()
+    else:
+        held[1].close()  # as if the file had gone away
     after = Fresh(app).get(path)
     assert after.status_code == 200 and after.headers["X-Cache"] == "hit"
     assert app.extensions["page_stamp"][1] is not held[1]
@@ -619,3 +627,27 @@ def test_raw_requests_to_gunicorn_never_get_a_stored_page_they_should_not(tmp_pa
         ]
         status, headers, _ = _raw_request(port, split)
         assert status == 200
+
+
+def test_a_stamp_computed_by_another_thread_meanwhile_is_never_taken(app):
+    """stamp_of remembers the last (row, stamp): with gunicorn threads, another thread may
+    replace it between this thread's check and its read. Taking that other thread's stamp
+    files this request's page under another content's folder (a page of older content
+    under a newer stamp stays served until the next change). The interleaving is forced
+    here: comparing this thread's row runs the other thread's stamp_of."""
+    from microsite.web import page_cache
+
+    other_row = (7, "2026-01-01 00:00:00", "site-b", "articles-b")
+
+    class Interleaved(tuple):
+        def __eq__(self, other):
+            page_cache.stamp_of(other_row)  # the other thread, right now
+            return tuple.__eq__(self, other)
+
+        __hash__ = tuple.__hash__
+
+    row = (5, "2025-01-01 00:00:00", "site-a", "articles-a")
+    mine = page_cache.stamp_of(row)
+    theirs = page_cache.stamp_of(other_row)
+    page_cache.stamp_of(row)  # remembered again: the next call compares against it
+    assert page_cache.stamp_of(Interleaved(row)) == mine != theirs

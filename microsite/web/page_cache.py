@@ -108,16 +108,20 @@ def content_stamp() -> str:
 
 def stamp_of(row: tuple) -> str:
     """The stamp's folder name for this row (the last one is remembered: it rarely moves)."""
+    global _last_stamp
     named = (code_version(), row)
-    if _last_stamp and _last_stamp[0] == named:
-        return _last_stamp[1]
+    # One read of one immutable pair: another thread may replace it meanwhile, but never
+    # hand this one its stamp (tests/test_front_attacks.py forces that interleaving).
+    last = _last_stamp
+    if last is not None and last[0] == named:
+        return last[1]
     content = [named[0], *(str(part) for part in row)]
     stamp = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
-    _last_stamp[:] = [named, stamp]
+    _last_stamp = (named, stamp)
     return stamp
 
 
-_last_stamp: list = []
+_last_stamp: tuple | None = None
 
 
 # Connections of a parent process, kept referenced: closing one in a forked child would end
