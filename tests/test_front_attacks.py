@@ -651,3 +651,20 @@ def test_a_stamp_computed_by_another_thread_meanwhile_is_never_taken(app):
     theirs = page_cache.stamp_of(other_row)
     page_cache.stamp_of(row)  # remembered again: the next call compares against it
     assert page_cache.stamp_of(Interleaved(row)) == mine != theirs
+
+
+@pytest.mark.parametrize("query", ["&", "&&"])
+def test_an_empty_query_on_an_article_counts_the_view_as_flask_does(app, story, query):
+    """`/articles/1?&` is the article's page for Flask (no parameter it reads) and counts a
+    view; the front served it from the store without counting, so a link with a stray `&`
+    (or a reader who wants to read unseen) drops views that Flask would count."""
+    from microsite.web import counting
+
+    path = f"/articles/{story.id}?{query}"
+    counter = counting.view_counter(app)
+    Fresh(app).get(path)
+    for client in (Fresh(app), behind_flask(app)):
+        counter._pending.clear()
+        response = client.get(path)
+        assert response.headers["X-Cache"] == "hit"
+        assert [mark[1] for mark in counter._pending] == [story.id], client

@@ -133,7 +133,9 @@ class Front:
                 body = handle.read()
         except (OSError, ValueError):
             return None
-        if (article := ARTICLE.fullmatch(path)) and not query:
+        # The article view reads no parameter: any query that got this far (`?&`) is its
+        # page, and Flask's on_hit counts it.
+        if article := ARTICLE.fullmatch(path):
             self._count(env, int(article.group(1)))
         return self._headers(stored, len(body), env), body
 
