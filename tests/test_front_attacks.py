@@ -668,3 +668,45 @@ def test_an_empty_query_on_an_article_counts_the_view_as_flask_does(app, story, 
         response = client.get(path)
         assert response.headers["X-Cache"] == "hit"
         assert [mark[1] for mark in counter._pending] == [story.id], client
+
+
+def test_many_threads_on_one_stamp_connection_all_get_the_page(app, story):
+    """With gunicorn threads the front's one stamp connection serves every thread of the
+    worker; readers hammering it at once while it goes bad (the server ends it) must all get
+    the page, never a 500. Before the stamp lock, the threads that met the failure each
+    closed it (on SQLite under another thread's query: a segfault of the worker) and each
+    opened another (all but one leaked, open, on PostgreSQL)."""
+    import threading
+
+    from microsite.web import page_cache
+
+    path = f"/articles/{story.id}"
+    Fresh(app).get(path)
+    expected = Fresh(app).get(path).get_data()
+    db.session.remove()
+    failures: list[object] = []
+    postgres = db.engine.dialect.name == "postgresql"
+
+    def drop() -> None:
+        held = app.extensions["page_stamp"]
+        if postgres:  # from the server's side, as a restart does
+            with app.app_context(), db.engine.connect() as admin:
+                admin.execute(sa.text(f"SELECT pg_terminate_backend({held[1].info.backend_pid})"))
+        else:  # between two queries: SQLite has no server to end it
+            with page_cache._stamp_lock:
+                held[1].close()
+
+    def read(n: int) -> None:
+        for i in range(40):
+            if n == 0 and i in (10, 25):
+                drop()
+            response = Fresh(app).get(path)
+            if response.status_code != 200 or response.get_data() != expected:
+                failures.append((n, i, response.status_code))
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 import uuid
 import weakref
 from collections.abc import Callable
@@ -132,29 +133,46 @@ _inherited: list[object] = []
 def stamp_row(app: Flask) -> tuple:
     """The stamp's one row, asked on this process's own autocommit connection: no session,
     no pool checkout, no ORM (the stamp is asked before every stored page, issue 17.1).
-    Each SELECT sees the newest commit, as the session's first statement would."""
-    for attempt in (1, 2):
-        held = app.extensions.get("page_stamp")
-        if held is None or held[0] != os.getpid():
-            if held is not None:
-                _inherited.append(held)
-            held = app.extensions["page_stamp"] = (os.getpid(), *_stamp_connection(app))
-        _, connection, sql = held
-        try:
-            cursor = connection.cursor()
+    Each SELECT sees the newest commit, as the session's first statement would.
+
+    The threads of a worker (gunicorn threads) share the connection one query at a time:
+    the driver serializes them anyway (SQLite's connection mutex, psycopg's lock), and a
+    thread closing it after a failure must never close it under another's query (SQLite
+    then crashes the process) nor several threads open one each (all but one leaked)."""
+    with _stamp_lock:
+        for attempt in (1, 2):
+            held = app.extensions.get("page_stamp")
+            if held is None or held[0] != os.getpid():
+                if held is not None:
+                    _inherited.append(held)
+                held = app.extensions["page_stamp"] = (os.getpid(), *_stamp_connection(app))
+            _, connection, sql = held
             try:
-                cursor.execute(sql)
-                return tuple(cursor.fetchone())
-            finally:
-                cursor.close()
-        except Exception:
-            # A dropped connection (a database restart): open another once, then give up.
-            app.extensions.pop("page_stamp", None)
-            with contextlib.suppress(Exception):
-                connection.close()
-            if attempt == 2:
-                raise
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(sql)
+                    return tuple(cursor.fetchone())
+                finally:
+                    cursor.close()
+            except Exception:
+                # A dropped connection (a database restart): open another once, then give up.
+                app.extensions.pop("page_stamp", None)
+                with contextlib.suppress(Exception):
+                    connection.close()
+                if attempt == 2:
+                    raise
     raise AssertionError("unreachable")
+
+
+_stamp_lock = threading.RLock()
+
+
+def _new_stamp_lock() -> None:
+    global _stamp_lock
+    _stamp_lock = threading.RLock()  # a fork may copy it held by a thread the child lacks
+
+
+os.register_at_fork(after_in_child=_new_stamp_lock)
 
 
 def _stamp_connection(app: Flask) -> tuple[object, str]:
@@ -188,11 +206,12 @@ def _close_stamp_connections(engine) -> None:
         if opened_on is not engine:
             continue
         _opened.remove(entry)
-        held = app.extensions.get("page_stamp")
-        if held is not None and held[0] == os.getpid():  # never a parent's, after a fork
-            app.extensions.pop("page_stamp", None)
-            with contextlib.suppress(Exception):
-                held[1].close()
+        with _stamp_lock:  # never under another thread's query
+            held = app.extensions.get("page_stamp")
+            if held is not None and held[0] == os.getpid():  # never a parent's, after a fork
+                app.extensions.pop("page_stamp", None)
+                with contextlib.suppress(Exception):
+                    held[1].close()
 
 
 def _shown_to_readers(item: object) -> bool:
