@@ -710,3 +710,33 @@ def test_many_threads_on_one_stamp_connection_all_get_the_page(app, story):
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_junk_header_spellings_cannot_fill_the_page_store(tmp_path):
+    """Every HX-Request value and every Host port was a stored page of its own, so a few
+    thousand requests with `HX-Request: a1, a2, …` or `Host: site:1, :2, …` (ports are not
+    compared by the trust check) filled the stamp's folder to PAGE_CACHE_MAX_ENTRIES and no
+    reader page was stored again until the next change: every reader rendered (a cheap
+    denial of the cache). Letter-case variants are here too (the trust check refuses them
+    when an origin is set; in development it accepts any Host)."""
+    site = make_app(tmp_path / "site", SITE_URL=SITE, PAGE_CACHE_MAX_ENTRIES=8)
+    with site.app_context():
+        for n in range(3):
+            add_article(f"旧闻{n}", "<p>旧的正文。</p>")
+        items = [add_article(f"周报{n}", "<p>正文。</p>").id for n in range(2)]
+        db.session.remove()
+    client = Fresh(site, use_cookies=False)
+    first, second = (f"/articles/{item}" for item in items)
+    client.get(first, base_url=SITE)
+    for n in range(20):
+        client.get(first, base_url=SITE, headers={"HX-Request": f"a{n}"})
+        client.get(first, base_url=SITE, environ_overrides={"HTTP_HOST": f"news.example.cn:{n}"})
+        cased = "".join(c.upper() if n >> i & 1 else c for i, c in enumerate("news.example"))
+        client.get(first, base_url=SITE, environ_overrides={"HTTP_HOST": cased + ".cn"})
+    client.get(second, base_url=SITE)
+    assert client.get(second, base_url=SITE).headers["X-Cache"] == "hit"
+    # The spellings are one page: the stored one answers them all.
+    junk = {"HX-Request": "junk"}  # htmx-flask: not an htmx request, so the full page
+    assert client.get(first, base_url=SITE, headers=junk).headers["X-Cache"] == "hit"
+    spelled = {"HTTP_HOST": "news.example.cn:8443"}
+    assert client.get(first, base_url=SITE, environ_overrides=spelled).headers["X-Cache"] == "hit"

@@ -321,8 +321,23 @@ def _request_name() -> str:
 
 
 def request_name(path: str, args: list, htmx: tuple, origin: str, host: str) -> str:
-    """What a stored page is named by, besides its stamp (shared with microsite.web.front)."""
-    return json.dumps([path, args, htmx, (origin, host)], ensure_ascii=False)
+    """What a stored page is named by, besides its stamp (shared with microsite.web.front).
+
+    Only what the page is made from: htmx's headers as htmx-flask reads them (true or not)
+    and the Host as the trust check names it (lower case, no port, no trailing dot). Raw,
+    each spelling a client chose (`HX-Request: a1`, `a2`, …; `Host: NEWS.example.cn:1`, `:2`,
+    …) was a page of its own, and a few thousand requests filled the stamp's folder up to
+    PAGE_CACHE_MAX_ENTRIES: no reader page was stored again until the next change."""
+    flags = tuple((value or "").lower() == "true" for value in htmx)
+    return json.dumps([path, args, flags, (origin, host_name(host))], ensure_ascii=False)
+
+
+def host_name(host: str) -> str:
+    """`NEWS.Example.cn.:8443` -> `news.example.cn`; `[::1]:80` -> `[::1]`."""
+    host = host.lower()
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0].rstrip(".") if ":" in host else host.rstrip(".")
 
 
 def _content_entry(root: Path, key: object) -> Path:
