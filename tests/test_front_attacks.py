@@ -740,3 +740,15 @@ def test_junk_header_spellings_cannot_fill_the_page_store(tmp_path):
     assert client.get(first, base_url=SITE, headers=junk).headers["X-Cache"] == "hit"
     spelled = {"HTTP_HOST": "news.example.cn:8443"}
     assert client.get(first, base_url=SITE, environ_overrides=spelled).headers["X-Cache"] == "hit"
+
+
+@pytest.mark.parametrize("spelled", ["02", "002", "000002", "01"])
+def test_a_page_number_with_leading_zeros_is_refused_not_stored(app, story, spelled):
+    """`?page=02`, `?page=002`, … rendered page 2 and each was stored under its own name:
+    six spellings of every listing page, a multiplier on what a crawler fills the store
+    with. Only the spelling url_for writes is a page; the others are a 400, never stored."""
+    for path in ("/", "/categories/zhengce", f"/articles/{story.id}/related"):
+        for _ in range(2):
+            response = Fresh(app).get(f"{path}?page={spelled}")
+            assert response.status_code == 400, (path, spelled)
+            assert "X-Cache" not in response.headers, (path, spelled)
