@@ -52,10 +52,12 @@ class HeadlinePage:
 
 
 def page_number(raw: str | None) -> int:
-    """The requested page: absent means 1; anything but a positive integer is a 400."""
+    """The requested page: absent means 1; anything but a positive integer written as
+    url_for writes it (no leading zero: `02`, `002`, … would each be a stored page of its
+    own, tests/test_front_attacks.py) is a 400."""
     if raw is None:
         return 1
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or raw[0] == "0":
         raise BadRequest("页码必须是正整数。")
     return int(raw)
 

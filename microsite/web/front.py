@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_cookie
 from werkzeug.routing import RequestRedirect
 from werkzeug.security import safe_join
 from werkzeug.utils import send_from_directory
@@ -48,6 +49,14 @@ CONDITIONAL += ("HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE", "HTTP_IF_RANGE")
 YEAR = 365 * 24 * 3600
 # Paths whose routing is remembered (then forgotten all at once: crawlers cannot grow it).
 ROUTES_KEPT = 10_000
+REMEMBER = "remember_token"  # Flask-Login's default REMEMBER_COOKIE_NAME
+
+
+def query_pairs(query: str) -> list[tuple[str, str]]:
+    """The query's (name, value) pairs, decoded as werkzeug decodes request.args."""
+    return parse_qsl(
+        query.encode("latin1").decode(), keep_blank_values=True, errors="werkzeug.url_quote"
+    )
 
 
 class Front:
@@ -84,12 +93,23 @@ class Front:
             return self._static(env, path[len(self.static_prefix) :])
         if path.startswith("/media/"):
             return self._media(env, path[len("/media/") :])
-        cookie = env.get("HTTP_COOKIE", "")
-        remember = config.get("REMEMBER_COOKIE_NAME", "remember_token")
-        names = (config["SESSION_COOKIE_NAME"], remember)
-        if any(f"{name}=" in cookie for name in names) or any(h in env for h in CONDITIONAL):
+        if self._maybe_signed_in(env) or any(h in env for h in CONDITIONAL):
             return None
         return self._stored(env, "/" + path.lstrip("/"), host)
+
+    def _maybe_signed_in(self, env) -> bool:
+        """Whether the request carries a session or remember cookie, as Flask reads cookies
+        (werkzeug's parser: `session =v` and ` session= v` are the session too), or merely
+        names one anywhere in its Cookie header (a second layer: a spelling the parser may
+        read one day costs that reader a render, never a stored page while signed in)."""
+        cookie = env.get("HTTP_COOKIE")
+        if not cookie:
+            return False
+        config = self.app.config
+        names = (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", REMEMBER))
+        if any(name in cookie for name in names):
+            return True
+        return any(name in names for name in parse_cookie(env))
 
     def _stored(self, env, path: str, host: str):
         config = self.app.config
@@ -119,7 +139,9 @@ class Front:
                 body = handle.read()
         except (OSError, ValueError):
             return None
-        if (article := ARTICLE.fullmatch(path)) and not query:
+        # The article view reads no parameter: any query that got this far (`?&`) is its
+        # page, and Flask's on_hit counts it.
+        if article := ARTICLE.fullmatch(path):
             self._count(env, int(article.group(1)))
         return self._headers(stored, len(body), env), body
 
@@ -134,9 +156,7 @@ class Front:
             self._routes[path] = names
         if names is None:
             return None
-        pairs = parse_qsl(
-            query.encode("latin1").decode(), keep_blank_values=True, errors="werkzeug.url_quote"
-        )
+        pairs = query_pairs(query)
         given = [name for name, _ in pairs]
         if len(set(given)) != len(given) or not set(given) <= set(names):
             return None
@@ -188,7 +208,9 @@ class Front:
         folder = self.app.static_folder
         if not folder or not (found := safe_join(folder, filename)) or not os.path.isfile(found):
             return None
-        versioned = "v=" in env.get("QUERY_STRING", "")
+        # As rendering._static_max_age reads it: the first `v` value, decoded, non-empty.
+        version = next((v for k, v in query_pairs(env.get("QUERY_STRING", "")) if k == "v"), "")
+        versioned = bool(version)
         return self._file(env, folder, filename, max_age=YEAR if versioned else None)
 
     def _media(self, env, name: str):

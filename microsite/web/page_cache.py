@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 import uuid
 import weakref
 from collections.abc import Callable
@@ -108,16 +109,20 @@ def content_stamp() -> str:
 
 def stamp_of(row: tuple) -> str:
     """The stamp's folder name for this row (the last one is remembered: it rarely moves)."""
+    global _last_stamp
     named = (code_version(), row)
-    if _last_stamp and _last_stamp[0] == named:
-        return _last_stamp[1]
+    # One read of one immutable pair: another thread may replace it meanwhile, but never
+    # hand this one its stamp (tests/test_front_attacks.py forces that interleaving).
+    last = _last_stamp
+    if last is not None and last[0] == named:
+        return last[1]
     content = [named[0], *(str(part) for part in row)]
     stamp = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:24]
-    _last_stamp[:] = [named, stamp]
+    _last_stamp = (named, stamp)
     return stamp
 
 
-_last_stamp: list = []
+_last_stamp: tuple | None = None
 
 
 # Connections of a parent process, kept referenced: closing one in a forked child would end
@@ -128,29 +133,46 @@ _inherited: list[object] = []
 def stamp_row(app: Flask) -> tuple:
     """The stamp's one row, asked on this process's own autocommit connection: no session,
     no pool checkout, no ORM (the stamp is asked before every stored page, issue 17.1).
-    Each SELECT sees the newest commit, as the session's first statement would."""
-    for attempt in (1, 2):
-        held = app.extensions.get("page_stamp")
-        if held is None or held[0] != os.getpid():
-            if held is not None:
-                _inherited.append(held)
-            held = app.extensions["page_stamp"] = (os.getpid(), *_stamp_connection(app))
-        _, connection, sql = held
-        try:
-            cursor = connection.cursor()
+    Each SELECT sees the newest commit, as the session's first statement would.
+
+    The threads of a worker (gunicorn threads) share the connection one query at a time:
+    the driver serializes them anyway (SQLite's connection mutex, psycopg's lock), and a
+    thread closing it after a failure must never close it under another's query (SQLite
+    then crashes the process) nor several threads open one each (all but one leaked)."""
+    with _stamp_lock:
+        for attempt in (1, 2):
+            held = app.extensions.get("page_stamp")
+            if held is None or held[0] != os.getpid():
+                if held is not None:
+                    _inherited.append(held)
+                held = app.extensions["page_stamp"] = (os.getpid(), *_stamp_connection(app))
+            _, connection, sql = held
             try:
-                cursor.execute(sql)
-                return tuple(cursor.fetchone())
-            finally:
-                cursor.close()
-        except Exception:
-            # A dropped connection (a database restart): open another once, then give up.
-            app.extensions.pop("page_stamp", None)
-            with contextlib.suppress(Exception):
-                connection.close()
-            if attempt == 2:
-                raise
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(sql)
+                    return tuple(cursor.fetchone())
+                finally:
+                    cursor.close()
+            except Exception:
+                # A dropped connection (a database restart): open another once, then give up.
+                app.extensions.pop("page_stamp", None)
+                with contextlib.suppress(Exception):
+                    connection.close()
+                if attempt == 2:
+                    raise
     raise AssertionError("unreachable")
+
+
+_stamp_lock = threading.RLock()
+
+
+def _new_stamp_lock() -> None:
+    global _stamp_lock
+    _stamp_lock = threading.RLock()  # a fork may copy it held by a thread the child lacks
+
+
+os.register_at_fork(after_in_child=_new_stamp_lock)
 
 
 def _stamp_connection(app: Flask) -> tuple[object, str]:
@@ -193,11 +215,12 @@ def _close_stamp_connections(engine) -> None:
         if opened_on is not engine:
             continue
         _opened.remove(entry)
-        held = app.extensions.get("page_stamp")
-        if held is not None and held[0] == os.getpid():  # never a parent's, after a fork
-            app.extensions.pop("page_stamp", None)
-            with contextlib.suppress(Exception):
-                held[1].close()
+        with _stamp_lock:  # never under another thread's query
+            held = app.extensions.get("page_stamp")
+            if held is not None and held[0] == os.getpid():  # never a parent's, after a fork
+                app.extensions.pop("page_stamp", None)
+                with contextlib.suppress(Exception):
+                    held[1].close()
 
 
 def _shown_to_readers(item: object) -> bool:
@@ -313,8 +336,23 @@ def _request_name() -> str:
 
 
 def request_name(path: str, args: list, htmx: tuple, origin: str, host: str) -> str:
-    """What a stored page is named by, besides its stamp (shared with microsite.web.front)."""
-    return json.dumps([path, args, htmx, (origin, host)], ensure_ascii=False)
+    """What a stored page is named by, besides its stamp (shared with microsite.web.front).
+
+    Only what the page is made from: htmx's headers as htmx-flask reads them (true or not)
+    and the Host as the trust check names it (lower case, no port, no trailing dot). Raw,
+    each spelling a client chose (`HX-Request: a1`, `a2`, …; `Host: NEWS.example.cn:1`, `:2`,
+    …) was a page of its own, and a few thousand requests filled the stamp's folder up to
+    PAGE_CACHE_MAX_ENTRIES: no reader page was stored again until the next change."""
+    flags = tuple((value or "").lower() == "true" for value in htmx)
+    return json.dumps([path, args, flags, (origin, host_name(host))], ensure_ascii=False)
+
+
+def host_name(host: str) -> str:
+    """`NEWS.Example.cn.:8443` -> `news.example.cn`; `[::1]:80` -> `[::1]`."""
+    host = host.lower()
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0].rstrip(".") if ":" in host else host.rstrip(".")
 
 
 def _content_entry(root: Path, key: object) -> Path:
