@@ -35,7 +35,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, request
+from werkzeug.exceptions import BadRequest
 
+from ..content.listings import page_number
 from ..search import EXTENSION as SEARCH
 from ..search import SORTS, clean
 from ..search.backends import EXTENSION as BACKEND
@@ -92,15 +94,20 @@ def normalized(args: Mapping[str, str]) -> list[tuple[str, str]] | None:
     """The parameters given, as the view reads them (q cleaned, sort one of SORTS, page an
     integer); None for a page number the view refuses (400 or 404)."""
     raw = args.get("page")
-    if raw is not None and not (
-        raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= MAX_PAGES
-    ):
-        return None
+    if raw is not None:
+        # The view's own rule (listings.page_number: no leading zero, at most 6 digits), so the
+        # front never answers from the store what the view refuses with a 400.
+        try:
+            number = page_number(raw)
+        except BadRequest:
+            return None
+        if number > MAX_PAGES:
+            return None
     sort = args.get("sort")
     values = {
         "q": clean(args.get("q")),
         "sort": sort if sort in SORTS else SORTS[0],
-        "page": str(int(raw)) if raw is not None else "",
+        "page": raw if raw is not None else "",
     }
     return [(name, values[name]) for name in ("q", "sort", "page") if name in args]
 
