@@ -33,6 +33,9 @@ def test_an_editor_schedules_an_article_and_it_appears_after_its_minute(
 
     page.locator(".admin-nav").get_by_role("link", name="写文章").click()
     page.get_by_role("textbox", name="标题", exact=True).fill(TITLE)
+    # Typed once the rich-text editor has replaced the textarea (both are named 正文): a fill
+    # that found the textarea just before the editor hid it waited for it to show again.
+    expect(page.locator("textarea#body")).to_be_hidden()
     page.get_by_role("textbox", name="正文", exact=True).fill("新规将在一分钟后与读者见面。")
     page.get_by_role("combobox", name="栏目", exact=True).fill("人力资讯")
     page.get_by_label("发表", exact=True).check()
