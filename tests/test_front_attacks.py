@@ -24,6 +24,7 @@ from microsite.web import front
 from tests.support.app import make_app
 from tests.support.factories import add_article, make_user, picture
 from tests.support.forms import sign_in
+from tests.support.responses import fetch, headers_of
 
 SITE = "https://news.example.cn"
 HX = {"HX-Request": "true"}
@@ -58,17 +59,6 @@ def behind_flask(app) -> Client:
     """A client of the Flask app alone, without the front."""
     assert isinstance(app.wsgi_app, front.Front)
     return Fresh(app, app.wsgi_app.flask_wsgi)
-
-
-def fetch(client, path: str, **options):
-    response = client.get(path, **options)
-    response.get_data()
-    response.close()
-    return response
-
-
-def headers_of(response) -> list[tuple[str, str]]:
-    return sorted((k, v) for k, v in response.headers.items() if k != "Date")
 
 
 def entered_flask(app) -> list[int]:

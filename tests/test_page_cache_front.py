@@ -14,6 +14,7 @@ from microsite.text import local_now
 from microsite.web import counting, front
 from tests.support.factories import add_article, make_user
 from tests.support.forms import sign_in
+from tests.support.responses import fetch, headers_of
 
 HX = {"HX-Request": "true"}
 
@@ -30,18 +31,6 @@ def behind_flask(app) -> Client:
     """A client of the Flask app alone, without the front."""
     assert isinstance(app.wsgi_app, front.Front)
     return Client(app.wsgi_app.flask_wsgi)
-
-
-def fetch(client, path: str, **options):
-    """A response read whole and closed (file responses hold their file open until then)."""
-    response = client.get(path, **options)
-    response.get_data()
-    response.close()
-    return response
-
-
-def headers_of(response) -> list[tuple[str, str]]:
-    return sorted((k, v) for k, v in response.headers.items() if k != "Date")
 
 
 @pytest.mark.parametrize(
