@@ -6,6 +6,8 @@ conftest or another test module).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import socket
 import threading
@@ -63,8 +65,24 @@ def drop_postgres_databases() -> None:
         app, name = _apps_on_postgres.pop()
         with app.app_context():
             db.engine.dispose()
+        _close_left_open(name)
         with _postgres_admin() as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _close_left_open(name: str) -> None:
+    """Close connections to `name` still open after its engine was disposed (dispose leaves
+    checked-out ones alone). Left to the garbage collector, psycopg's ResourceWarning failed
+    whichever later test was running when it came (seen twice in three PostgreSQL runs, on
+    browser tests' setup); which code leaves them open is not known yet."""
+    import psycopg
+
+    gc.collect()
+    for leftover in gc.get_objects():
+        if isinstance(leftover, psycopg.Connection) and not leftover.closed:
+            with contextlib.suppress(Exception):
+                if leftover.info.dbname == name:
+                    leftover.close()
 
 
 def keep_database(app: Flask) -> list[tuple[Flask, str]]:
