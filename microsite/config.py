@@ -54,13 +54,8 @@ def load_config(instance_path: Path, with_secret: bool = True) -> dict:
         # "whoosh" or "postgres"; empty: postgres on a PostgreSQL database, whoosh otherwise.
         "SEARCH_BACKEND": os.environ.get("MICROSITE_SEARCH_BACKEND", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        # Outbox entries older than this are pruned even if a host has not applied them (it
-        # then resynchronises its index from the articles).
-        "INDEX_LOG_RETENTION_HOURS": float(
-            os.environ.get("MICROSITE_INDEX_LOG_RETENTION_HOURS", 24)
-        ),
-        # How often the worker (`flask worker`) applies the search change log to this host's
-        # index, whoever wrote it; web workers only write the log.
+        # How often the worker (`flask worker`) applies the search change log to the Whoosh
+        # index; web workers only write the log.
         "INDEX_FOLLOW_SECONDS": float(os.environ.get("MICROSITE_INDEX_FOLLOW_SECONDS") or 1),
         # The job queue (microsite.queue): empty is a SQLite file in the instance folder (one
         # host); redis://… shares it between hosts; "immediate" runs each job as it is

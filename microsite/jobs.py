@@ -7,9 +7,9 @@ On the worker's scheduler (Huey periodic tasks, minute resolution):
   publish_due            every minute: scheduled articles whose time has come
   fold_view_counts       every minute: views recorded by every host added to the counts
   clean_up               every hour: old page-cache folders, pictures nothing shows
-In the worker's own loop, per host (a shared queue hands a task to any host, but each host
-has its own search index, cache folder and heartbeat):
-  the search change log  applied every INDEX_FOLLOW_SECONDS: the one writer of this index
+In the worker's own loop, per host (a shared queue hands a task to any host, but the page
+cache folder and the heartbeat are the host's own, and so is a Whoosh index: one host's):
+  the search change log  Whoosh: applied every INDEX_FOLLOW_SECONDS, the index's one writer
   related lists          after changes (else every RELATED_SWEEP_SECONDS): more-like-this
                          ids of published or edited articles, stored for readers (related)
   the heartbeat          every HEARTBEAT_SECONDS, read by /healthz

@@ -72,7 +72,7 @@ def after_fork(app: Flask) -> None:
 
 
 def _heartbeat_key() -> str:
-    # Per host: with a shared queue every host still needs its own worker (its search index).
+    # Per host: with a shared queue every host still runs its own worker (its page cache folder).
     return f"worker-heartbeat:{socket.gethostname()}"
 
 

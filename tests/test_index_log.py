@@ -1,5 +1,5 @@
 """The search outbox: index_changes rows written with each searchable commit, an index that
-records the last id it applied, catching up after failures, pruning and resynchronising."""
+records the last id it applied, catching up after failures, and pruning what it applied."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from microsite import search
-from microsite.content.models import DRAFT, PRUNED_MARK, IndexChange, IndexHost
+from microsite.content.models import DRAFT, IndexChange
 from microsite.extensions import db
 from microsite.search import index, sync
-from microsite.text import local_now
 from tests.support.factories import add_article
 from tests.support.search import hit_ids, results
 
-# The change log exists for the Whoosh backend (one index per host); PostgreSQL search, the
+# The change log exists for the Whoosh backend (one host's index); PostgreSQL search, the
 # default on PostgreSQL, writes its words with the article instead.
 pytestmark = pytest.mark.usefixtures("on_whoosh")
 
@@ -87,63 +86,55 @@ def test_a_failed_index_write_is_retried_from_the_log(client, indexed, monkeypat
     assert applied() == top()
 
 
-def test_prune_keeps_what_a_known_host_has_not_applied(indexed, monkeypatch):
+def test_prune_deletes_what_the_index_applied_but_the_newest_entry(indexed, monkeypatch):
     monkeypatch.setattr(search, "PRUNE_MIN_AGE", timedelta(minutes=-1))  # settled at once
     state = search.state()
-    first = add_article("两台主机都已读", "<p>x</p>")
-    seen_by_both = top()
-    second = add_article("另一主机未读", "<p>x</p>")
-    db.session.add(IndexHost(name="other:/index", applied_id=seen_by_both, seen_at=local_now()))
-    db.session.commit()
-    state._report(db.engine, applied())
+    first = add_article("已经应用", "<p>x</p>")
+    monkeypatch.setattr(state, "follow", lambda *args, **kwargs: 0)  # the worker is busy
+    waiting = add_article("还没应用", "<p>x</p>")
+    assert applied() < top()
     state.prune()
-    assert first.id not in logged() and logged() == [second.id]
-    db.session.query(IndexHost).filter_by(name="other:/index").update({"applied_id": top()})
-    db.session.commit()
-    assert state.prune() == 1
-    assert logged() == []
-    assert db.session.get(IndexHost, PRUNED_MARK).applied_id == applied()
-
-
-def test_retention_prunes_old_entries_and_forgets_silent_hosts(indexed):
-    stale = local_now() - timedelta(hours=25)
-    old = add_article("很久以前", "<p>x</p>")
-    db.session.execute(IndexChange.__table__.update().values(created_at=stale))
-    db.session.add(IndexHost(name="gone:/index", applied_id=0, seen_at=stale))
-    db.session.add(IndexHost(name="slow:/index", applied_id=0, seen_at=local_now()))
-    db.session.commit()
-    fresh = add_article("保留期内", "<p>x</p>")  # applied everywhere, but only just written
-    search.state().prune()
-    # The slow host still counts, so only the expired entries went.
-    assert old.id not in logged() and logged() == [fresh.id]
-    assert db.session.get(IndexHost, "gone:/index") is None
-    assert db.session.get(IndexHost, "slow:/index") is not None
-
-
-def test_an_index_behind_the_pruned_log_resynchronises(client, indexed, monkeypatch):
-    monkeypatch.setattr(search, "PRUNE_MIN_AGE", timedelta(minutes=-1))  # settled at once
-    state = search.state()
-    monkeypatch.setattr(state, "follow", lambda *args, **kwargs: 0)  # this host is down meanwhile
-    missed = add_article("错过的文章", "<p>错过 mz3</p>")
-    indexed.status = "cleared"
-    db.session.commit()
-    state.retention = timedelta(0)
-    db.session.execute(IndexChange.__table__.update().values(created_at=local_now() - timedelta(1)))
-    db.session.commit()
-    state.prune()
-    assert logged() == []
-    monkeypatch.undo()  # back up: the worker's next turn resynchronises
+    assert first.id not in logged() and logged() == [waiting.id]
+    monkeypatch.undo()
+    monkeypatch.setattr(search, "PRUNE_MIN_AGE", timedelta(minutes=-1))
     search.apply_pending()
-    assert hit_ids(results(client, "mz3")) == [missed.id]
-    assert hit_ids(results(client, "网格员")) == []
-    assert applied() >= db.session.get(IndexHost, PRUNED_MARK).applied_id
+    assert applied() == top()
+    assert state.prune() == 0
+    # The page cache's stamp names the newest entry: an empty log would name an empty log's
+    # stamp again, and pages stored under it before the first change would come back.
+    assert logged() == [waiting.id]
 
 
-def test_entries_applied_everywhere_stay_a_few_minutes(indexed):
+def test_entries_applied_stay_a_few_minutes(indexed):
     article = add_article("刚写入", "<p>x</p>")
-    search.state()._report(db.engine, applied())  # every known host has applied it
+    add_article("再写一篇", "<p>x</p>")
+    assert applied() == top()
     search.state().prune()
-    assert article.id in logged()  # a rebuilt index might still start before it
+    assert article.id in logged()  # a rebuild that began just now may still need it
+
+
+def test_nothing_is_pruned_while_a_rebuild_runs(indexed, monkeypatch):
+    monkeypatch.setattr(search, "PRUNE_MIN_AGE", timedelta(minutes=-1))
+    state = search.state()
+    article = add_article("重建期间", "<p>x</p>")
+    add_article("重建期间二", "<p>x</p>")
+    with index._rebuild_lock(state.home):  # what index.build holds while it builds
+        assert state.prune() == 0
+        # The generation being built follows the log from where the rebuild began.
+        assert article.id in logged()
+        with pytest.raises(search.RebuildInProgress):
+            search.rebuild()
+    assert state.prune() > 0
+    assert article.id not in logged()
+
+
+def test_the_index_follows_its_log_without_a_row_per_host(client, indexed):
+    """One index, one reader of the log: nothing is written about hosts, and a change made
+    while the worker was away is applied on its next turn."""
+    tables = set(db.inspect(db.engine).get_table_names())
+    assert "index_hosts" not in tables
+    article = add_article("主机表已退役", "<p>退役 hv4</p>")
+    assert hit_ids(results(client, "hv4")) == [article.id]
 
 
 def test_on_postgresql_log_writers_commit_one_after_another(app):

@@ -242,30 +242,17 @@ class Setting(db.Model):
 
 
 class IndexChange(db.Model):
-    """The search outbox: one row per searchable article change, written in the same
-    transaction as the change. Every host's index applies the rows past the last id it applied
-    (microsite.search.follow). AUTOINCREMENT on SQLite: ids never come back after pruning."""
+    """The search outbox of the Whoosh backend: one row per searchable article change, written
+    in the same transaction as the change. The worker applies the rows past the last id its
+    index applied (microsite.search.follow) and prunes what it applied. AUTOINCREMENT on
+    SQLite: ids never come back after pruning."""
 
     __tablename__ = "index_changes"
     __table_args__ = ({"sqlite_autoincrement": True},)
     id: Mapped[int] = mapped_column(primary_key=True)
-    # No foreign key: a deleted article's entry must survive to remove it from every index.
+    # No foreign key: a deleted article's entry must survive to remove it from the index.
     article_id: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=local_now, index=True)
-
-
-class IndexHost(db.Model):
-    """The last outbox id each host's index applied, so entries every host has seen can go.
-    The reserved name PRUNED_MARK holds the highest id pruned so far: an index that applied
-    less has missed entries and is resynchronised from the articles themselves."""
-
-    __tablename__ = "index_hosts"
-    name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    applied_id: Mapped[int] = mapped_column(default=0)
-    seen_at: Mapped[datetime] = mapped_column(default=local_now)
-
-
-PRUNED_MARK = "(pruned)"
 
 
 class Redirect(db.Model):

@@ -7,7 +7,7 @@ published_at) leave it out by construction, and its URL is a 404 for readers.
 publish_due() moves the articles that have come due: one conditional UPDATE per article
 (still scheduled, still due), so when several workers or hosts race for the same article,
 exactly one UPDATE matches a row; only that process writes the search change-log row, in the
-same transaction, and so the article reaches every host's index once. The worker runs it every
+same transaction, and so the article reaches the search index once. The worker runs it every
 minute and when it starts (microsite.jobs); `flask --app wsgi publish-due` runs it by hand. A
 reader's request never does: pages only read.
 """

@@ -16,9 +16,9 @@ clean(q)                             the reader's input as it will be searched (
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -26,11 +26,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..content.models import PRUNED_MARK, Article, IndexChange, IndexHost
+from ..content.models import Article, IndexChange
 from ..extensions import db
 from ..text import local_now
 from . import backends, index, sync
@@ -64,35 +63,32 @@ CATCH_UP_MARGIN = timedelta(seconds=2)
 AUTO_PROCS_FROM = 2000
 # Change-log entries applied per index commit while catching up.
 FOLLOW_BATCH = 1000
-# This host's progress is written to index_hosts at most this often; pruning runs at most
-# this often per process.
-REPORT_EVERY = 10.0
+# Pruning runs at most this often per process, and an applied entry stays this long: a
+# rebuild's new generation starts from the log position it read as it began, and takes the
+# rebuild lock (which stops pruning) a moment later, so no entry it still needs can go.
 PRUNE_EVERY = 300.0
 PRUNE_MIN_AGE = timedelta(minutes=10)
 
-
-# One round trip: the newest log entry, and how far the log has been pruned.
-LOG_POSITION = select(
-    select(func.max(IndexChange.id)).scalar_subquery(),
-    select(IndexHost.applied_id).where(IndexHost.name == PRUNED_MARK).scalar_subquery(),
-)
+NEWEST_CHANGE = select(func.max(IndexChange.id))
 
 
 class SearchState:
-    """Per app and process: the index location, the searcher and ids waiting for a retry."""
+    """Per app and process: the index location, the searcher and ids waiting for a retry.
 
-    def __init__(self, home: Path, retention_hours: float = 24.0) -> None:
+    The Whoosh index is one host's: its worker is the one writer, and the change log
+    (index_changes, written with each commit) is how web workers hand it their changes. The
+    index records the last entry it applied (index.read_applied), and that index is the log's
+    only reader, so whatever it applied can go. Several hosts use PostgreSQL search, which
+    needs no log (backends/postgres.py)."""
+
+    def __init__(self, home: Path) -> None:
         self.home = home
         # Searches read the index as it is: the worker (microsite.jobs) keeps it following the
         # log, so a reader's request never writes it.
         self.searcher = LiveSearcher(home)
         self._retry = sync.Pending()
         self._lock = threading.Lock()
-        # Who this index is in index_hosts: one index per host (and per directory).
-        self.name = f"{socket.gethostname()}:{home.resolve()}"[:255]
-        self.retention = timedelta(hours=retention_hours)
         self._checked = 0.0
-        self._reported = 0.0
         self._pruned = 0.0
 
     # --- following the change log --------------------------------------------------------
@@ -117,12 +113,11 @@ class SearchState:
         if index.schema_version(where) != index.SCHEMA_VERSION:
             return 0  # an outdated index is not searched; `reindex` replaces it whole
         with bind.connect() as connection:  # a bare connection: half the cost of a Session
-            top, horizon = connection.execute(LOG_POSITION).one()
-        top, horizon = top or 0, horizon or 0
+            top = connection.scalar(NEWEST_CHANGE) or 0
         last = index.read_applied(where)
-        if max(top, horizon) <= last:
+        if top <= last:
             self._checked = time.monotonic()  # up to date (a failed catch-up is not)
-            self._housekeeping(bind, last)
+            self._prune_now_and_then(bind)
             return 0
         applied = 0
         if held is not None and held[0] == where:
@@ -134,7 +129,7 @@ class SearchState:
                 return 0
         try:
             last = index.read_applied(where)  # another process may have applied them meanwhile
-            while max(top, horizon) > last:
+            while top > last:
                 with Session(bind) as session:
                     rows = session.execute(
                         select(IndexChange.id, IndexChange.article_id)
@@ -142,19 +137,8 @@ class SearchState:
                         .order_by(IndexChange.id)
                         .limit(FOLLOW_BATCH)
                     ).all()
-                    # Read after the rows: a prune deletes entries and raises the mark in one
-                    # transaction, so a mark still <= last means no entry we need was gone.
-                    mark = select(IndexHost.applied_id).where(IndexHost.name == PRUNED_MARK)
-                    horizon = session.scalar(mark) or 0
-                if last < horizon:
-                    # Entries this index never applied are gone: read every article again.
-                    log.warning("index %s missed pruned log entries: resynchronising", where)
-                    self._resync(where, bind)
-                    last = max(top, horizon)
-                    index.write_applied(where, last)
-                    break
                 if not rows:
-                    last = max(top, last)  # pruned meanwhile, or rolled-back ids: nothing left
+                    last = top  # ids of rolled-back transactions: nothing left to apply
                 else:
                     pending = sync.Pending(articles={row.article_id for row in rows})
                     if self._needs_write(pending, bind):
@@ -166,76 +150,37 @@ class SearchState:
             if fd is not None:
                 index.release_follow_lock(fd)
         self._checked = time.monotonic()
-        self._housekeeping(bind, last)
+        self._prune_now_and_then(bind)
         return applied
 
-    def _resync(self, where: Path, bind) -> None:
-        """Every live article and every indexed id, read again: for an index that fell
-        behind the pruned part of the log."""
-        with Session(bind) as session:
-            live = set(session.scalars(select(Article.id).where(*LIVE)))
-        ix = index.open_generation(where)
-        with ix.searcher() as searcher:
-            indexed = {int(fields["id"]) for fields in searcher.all_stored_fields()}
-        pending = sync.Pending(articles=live | indexed)
-        index.apply(self.home, lambda: self._load(pending, bind), where)
-
-    def _housekeeping(self, bind, last: int) -> None:
+    def _prune_now_and_then(self, bind) -> None:
         now = time.monotonic()
-        if now - self._reported >= REPORT_EVERY:
-            self._reported = now
-            self._report(bind, last)
         if now - self._pruned >= PRUNE_EVERY:
             self._pruned = now
             self.prune(bind)
 
-    def _report(self, bind, last: int) -> None:
-        """Upsert this host's row in index_hosts."""
-        with Session(bind) as session:
-            values = {"applied_id": last, "seen_at": local_now()}
-            query = update(IndexHost).where(IndexHost.name == self.name).values(**values)
-            if not session.execute(query).rowcount:
-                session.add(IndexHost(name=self.name, **values))
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()  # another worker of this host inserted it first
-
     def prune(self, bind=None) -> int:
-        """Delete log entries every known host has applied, and entries older than the
-        retention window; forget hosts not seen within it. Returns the entries deleted."""
+        """Delete the log entries the live index has applied that are PRUNE_MIN_AGE old;
+        returns how many. The newest entry always stays: the page cache's stamp names it, and
+        an empty log would give the stamp of an empty log again. Nothing goes while a rebuild
+        runs (its generation will follow the log from where the rebuild began)."""
         bind = bind if bind is not None else db.engine
-        cutoff = local_now() - self.retention
-        hosts = IndexHost.name != PRUNED_MARK
+        where = index.live_dir(self.home)
+        if where is None or _rebuilding(self.home):
+            return 0
+        applied = index.read_applied(where)
         with Session(bind) as session:
-            session.execute(delete(IndexHost).where(hosts, IndexHost.seen_at < cutoff))
-            everyone = session.scalar(select(func.min(IndexHost.applied_id)).where(hosts)) or 0
-            # Applied everywhere and a few minutes old: a host's index rebuilt meanwhile may
-            # start from an older position than the one its old index reported.
+            newest = session.scalar(NEWEST_CHANGE) or 0
             settled = select(func.max(IndexChange.id)).where(
-                IndexChange.id <= everyone, IndexChange.created_at < local_now() - PRUNE_MIN_AGE
+                IndexChange.id <= applied,
+                IndexChange.id < newest,
+                IndexChange.created_at < local_now() - PRUNE_MIN_AGE,
             )
-            expired = select(func.max(IndexChange.id)).where(IndexChange.created_at < cutoff)
-            upto = max(session.scalar(settled) or 0, session.scalar(expired) or 0)
-            mark = session.scalar(select(IndexHost.applied_id).where(IndexHost.name == PRUNED_MARK))
-            if upto <= (mark or 0):
-                session.commit()
+            upto = session.scalar(settled)
+            if not upto:
                 return 0
             deleted = session.execute(delete(IndexChange).where(IndexChange.id <= upto)).rowcount
-            values = {"applied_id": upto, "seen_at": local_now()}
-            if mark is None:
-                session.add(IndexHost(name=PRUNED_MARK, **values))
-            else:
-                # Only upwards, whatever another process pruning at the same time wrote.
-                raise_mark = update(IndexHost).where(
-                    IndexHost.name == PRUNED_MARK, IndexHost.applied_id < upto
-                )
-                session.execute(raise_mark.values(**values))
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()  # another process pruned at the same moment
-                return 0
+            session.commit()
             return deleted
 
     def apply(self, pending: sync.Pending, bind) -> None:
@@ -275,10 +220,7 @@ class SearchState:
 
 
 def init_app(app: Flask) -> None:
-    search = SearchState(
-        Path(app.config["SEARCH_INDEX_DIR"]),
-        retention_hours=float(app.config.get("INDEX_LOG_RETENTION_HOURS", 24)),
-    )
+    search = SearchState(Path(app.config["SEARCH_INDEX_DIR"]))
     app.extensions[EXTENSION] = search
     app.extensions[backends.EXTENSION] = backends.create(backends.chosen(app.config))
     sync.listen(app)
@@ -297,6 +239,23 @@ def apply_pending(app: Flask | None = None) -> int:
         return 0  # PostgreSQL search is written with each commit: there is no log to apply
     with app.app_context():
         return app.extensions[EXTENSION].follow()
+
+
+def _rebuilding(home: Path) -> bool:
+    """True while a rebuild of this index holds its lock (index.build). A shared lock for an
+    instant: a rebuild starting in that instant is refused (RebuildInProgress) and can be
+    started again."""
+    lock = home / index.REBUILD_LOCK
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def state() -> SearchState:

@@ -2,9 +2,9 @@
 
 after_flush notes which articles changed in a way the index sees; before_commit writes one
 IndexChange row (the outbox) per such article into the same transaction, so the change log
-holds exactly the committed changes, on every host's behalf; after_commit then tells the app
-(ON_LOGGED: microsite.queue enqueues the worker's apply job), and every host's worker applies
-the log to its index: a web worker never writes the index itself. A rollback forgets the notes
+holds exactly the committed changes; after_commit then tells the app (ON_LOGGED:
+microsite.queue enqueues the worker's apply job), and the worker applies the log to the index:
+a web worker never writes the index itself. A rollback forgets the notes
 and the rows alike, so a failed commit never reaches any index. A failure to write the index
 is logged in the worker: the entry stays in the log and is applied on the next try.
 
@@ -13,7 +13,7 @@ vectors into their own rows instead (backends/postgres.py), in the same transact
 
 On PostgreSQL, ids come from a sequence in insert order, not commit order: a transaction-level
 advisory lock, taken just before the rows are written and held until commit, makes commits
-of outbox rows follow their ids, so a host that has applied id N never misses a smaller one.
+of outbox rows follow their ids, so an index that has applied id N never misses a smaller one.
 (SQLite writers are serialised by the database itself.)
 """
 
