@@ -321,9 +321,13 @@ def whoosh_rebuild(
         applied = session.scalar(select(func.max(IndexChange.id))) or 0
         total = session.scalar(select(func.count(Article.id)).where(*LIVE)) or 0
         procs = _auto_procs(total) if procs is None else procs
-        count = index.build(
-            search.home, _live_articles(session), total, progress, procs, applied=applied
-        )
+        articles = _live_articles(session)
+        try:
+            count = index.build(search.home, articles, total, progress, procs, applied=applied)
+        finally:
+            # On PostgreSQL a server-side cursor: a refused or failed build must close it,
+            # or its connection is left open until the garbage collector finds it.
+            articles.close()
     _catch_up(search, bind, since)
     search.follow(bind)
     return count
