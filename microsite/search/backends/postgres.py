@@ -7,9 +7,12 @@ finds a change the moment its commit lands, with nothing to run on a new host.
 
 A phrase is its words at consecutive positions (`'核酸' <-> '检测' <-> '结果'`). RUM keeps
 each word's positions in the index, so it checks a phrase without reading the rows; GIN
-rechecks the candidates' vectors. (Earlier the vectors also held every adjacent pair as a
-lexeme, as the Whoosh index does: nearly every pair is distinct, and the index came out 4x
-larger and 9x slower to build, for 10k articles 422 MB and minutes, where the words alone
+rechecks the candidates' vectors. An adjacent pair of which one word is COMMON (the commonest
+words of rjieba's dictionary, a fixed list) is also a lexeme, at its first word's position
+(Lucene's CommonGrams), and a phrase asks for the pair where it can (_pieces): a phrase of a
+common word then reads the pair's short posting list, not the word's. (Earlier the vectors held
+every adjacent pair, as the Whoosh index does: nearly every pair is distinct, and the index came
+out 4x larger and 9x slower to build, for 10k articles 422 MB and minutes, where the words alone
 take seconds.)
 
 Ranking is cover density (`ts_rank_cd`, PostgreSQL's default weights: title 1.0, keywords
@@ -18,9 +21,10 @@ Ranking is cover density (`ts_rank_cd`, PostgreSQL's default weights: title 1.0,
   cover-density score) hands over the best matches first, and the tie-break is done on the
   few rows read (see _rum_top), so a common word costs the ten rows shown, not its 40,000
   matches. That holds only where the scan's order is provably `<=>`'s on the rows: one
-  word, two words, or an OR of words (see ordering_text); any other query is ranked on its
-  matches' rows. RUM 1.3.13 returns `<->` matches in storage order, not by score, so the
-  ordering query of a phrase is the AND of its words (the match query stays the phrase);
+  word, two, or an OR of words (see ordering_text); a query of three words or more is
+  ordered by the OR of its words. RUM 1.3.13 returns `<->` matches in storage order, not
+  by score, so the ordering query of a phrase is its pieces' AND or OR (the match query
+  stays the phrase);
 - with GIN (no RUM on the server), every match is ranked with ts_rank_cd and sorted, the
   same kind of score but not RUM's exact figures (the order of near-equal matches differs).
 The count is a separate `count(*)` over the index's bitmap, exact, far cheaper than ranking,
@@ -253,7 +257,7 @@ def _words(value: str) -> list[str]:
 def tsquery_text(query: ReaderQuery, follow: str = " <-> ") -> str:
     """The tsquery of a reader's query: an AND of groups, each an OR of clauses; a clause of
     several words is its pieces (_pieces), each at its distance after the one before
-    (`follow`: " & " for the ordering query, see the module's docstring)."""
+    (`follow`: " & " gives the AND of the pieces)."""
     groups = []
     for group in query.groups:
         clauses = []
@@ -292,9 +296,9 @@ def _pieces(clause) -> list[tuple[str, int]]:
     return pieces
 
 
-def ordering_text(query: ReaderQuery) -> tuple[str, bool]:
-    """(tsquery, exact): the query RUM's `<=>` ranks by, and whether RUM's ordered scan is
-    provably in the order of `<=>` computed on the rows for it (see _rum_top).
+def ordering_text(query: ReaderQuery) -> str:
+    """The query RUM's `<=>` ranks by: one for which RUM's ordered scan is provably in the
+    order of `<=>` computed on the rows (see _rum_top).
 
     RUM scores a row twice, with the same cover-density code (rum_ts_utils.c,
     calc_score_docr) on the same positions, but it groups repeated covers by a "quick and
@@ -311,16 +315,15 @@ def ordering_text(query: ReaderQuery) -> tuple[str, bool]:
     - an OR of lexemes: every cover is one entry, hashed by its own lexeme's pointer.
     Then both sides group alike, the sums are the same double, the same float4 score, and
     the index's float8 1/score and the row's float4 1/score are both monotone in it. Any
-    other query is ranked on the rows (exact by construction, costlier)."""
+    other query (three lexemes or more, phrases in an OR) is ordered by the OR of its
+    lexemes: each word's weighted occurrences, without cover density's closeness of the
+    words (which a phrase's match already asks for), but in an order RUM keeps. Ranking such
+    queries on the rows instead kept cover density but cost 31 ms for 1,339 matches at 10k."""
     clauses = [[[word for word, _ in _pieces(c)] for c in group] for group in query.groups]
-    if len(clauses) == 1 and all(len(words) == 1 for words in clauses[0]):
-        distinct = list(dict.fromkeys(words[0] for words in clauses[0]))
-        return " | ".join(_lexeme(w) for w in distinct), True
-    if all(len(group) == 1 for group in clauses):
-        distinct = list(dict.fromkeys(w for group in clauses for w in group[0]))
-        if len(distinct) <= 2:
-            return " & ".join(_lexeme(w) for w in distinct), True
-    return tsquery_text(query, " & "), False
+    distinct = list(dict.fromkeys(w for group in clauses for words in group for w in words))
+    if all(len(group) == 1 for group in clauses) and len(distinct) <= 2:
+        return " & ".join(_lexeme(w) for w in distinct)
+    return " | ".join(_lexeme(w) for w in distinct)
 
 
 def _phrase(clause) -> list[tuple[str, int]]:
@@ -447,16 +450,12 @@ class PostgresBackend:
         return self._kinds[key]
 
     def search(self, query: ReaderQuery, limit: int, by_date: bool) -> tuple[list[int], int]:
-        r, exact = ordering_text(query)
-        params = {"q": tsquery_text(query), "r": r}
+        params = {"q": tsquery_text(query), "r": ordering_text(query)}
         count = f"SELECT count(*) FROM articles WHERE {_WHERE}"
         if by_date:
             (ids,), total = self._top(f"ORDER BY {_NEWEST}", params, limit, also=[count])
-        elif self.kind() == "rum" and exact:
-            ids, total = self._rum_top(params, limit, also=[count])
         elif self.kind() == "rum":
-            order = f"ORDER BY {_DISTANCE}, {_NEWEST}"
-            (ids,), total = self._top(order, params, limit, [count])
+            ids, total = self._rum_top(params, limit, also=[count])
         else:
             (ids,), total = self._top(f"ORDER BY {_RANK} DESC, {_NEWEST}", params, limit, [count])
         return ids, total
@@ -474,8 +473,8 @@ class PostgresBackend:
     @staticmethod
     def _rum_top(params: dict, limit: int, also=(), where: str = _WHERE):
         """(ids, count) of the `limit` best matches read from RUM's ordered scan, ties newest
-        first, then by higher id; the count as in _top. Only for an ordering query that
-        ordering_text() calls exact: then `<=>` on the rows never decreases along the scan.
+        first, then by higher id; the count as in _top. For an ordering query from
+        ordering_text() (or an OR of words): `<=>` on the rows never decreases along the scan.
 
         PostgreSQL 15 puts no incremental sort on an index's ordering operator (given the
         tie-break, the planner ranks every match instead), so the tie-break is done here:
@@ -504,7 +503,7 @@ class PostgresBackend:
         """(score, id) of every match, higher is better, each computed from its row alone
         (no index order, no limit): the reference the tests compare pages with."""
         score = f"-({_DISTANCE})" if self.kind() == "rum" else _RANK
-        params = {"q": tsquery_text(query), "r": ordering_text(query)[0]}
+        params = {"q": tsquery_text(query), "r": ordering_text(query)}
         sql = f"SELECT {score}, id FROM articles WHERE {_WHERE}"
         return [(value, ident) for value, ident in db.session.execute(text(sql), params)]
 
