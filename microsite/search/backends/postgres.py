@@ -10,15 +10,21 @@ each word's positions in the index, so it checks a phrase without reading the ro
 rechecks the candidates' vectors. (Earlier the vectors also held every adjacent pair as a
 lexeme, as the Whoosh index does: nearly every pair is distinct, and the index came out 4x
 larger and 9x slower to build, for 10k articles 422 MB and minutes, where the words alone
-take seconds.)
+take seconds. Then only the pairs holding one of the 2,000 commonest words of rjieba's
+dictionary (Lucene's CommonGrams): at 10k the RUM index was 355 MB against 92 MB, and,
+once queries of three words were ordered by their OR, phrases were no faster measurably:
+SQL p50 3.0-3.2 ms with pairs, 3.1 ms without, p95 within the run-to-run noise.)
 
 Ranking is cover density (`ts_rank_cd`, PostgreSQL's default weights: title 1.0, keywords
 0.4, body 0.2, category 0.1), ties newest first, then by higher id, over every match:
 - with the RUM index, RUM's ordered scan (`ORDER BY search_vector <=> q`, RUM's own
   cover-density score) hands over the best matches first, and the tie-break is done on the
   few rows read (see _rum_top), so a common word costs the ten rows shown, not its 40,000
-  matches. RUM 1.3.13 returns `<->` matches in storage order, not by score, so the ordering
-  query of a phrase is the AND of its words (the match query stays the phrase);
+  matches. That holds only where the scan's order is provably `<=>`'s on the rows: one
+  word, two, or an OR of words (see ordering_text); a query of three words or more is
+  ordered by the OR of its words. RUM 1.3.13 returns `<->` matches in storage order, not
+  by score, so the ordering query of a phrase is its words' AND or OR (the match query
+  stays the phrase);
 - with GIN (no RUM on the server), every match is ranked with ts_rank_cd and sorted, the
   same kind of score but not RUM's exact figures (the order of near-equal matches differs).
 The count is a separate `count(*)` over the index's bitmap, exact, far cheaper than ranking,
@@ -55,9 +61,9 @@ from ..index import document
 from ..query import ReaderQuery
 
 # What a vector holds (words with positions, weighted per field; version 2 added adjacent
-# pairs, 3 took them out again): bump when that changes,
-# so caches keyed by it (the bench's loaded clusters) are rebuilt.
-VECTOR_VERSION = 3
+# pairs, 3 took them out again, 4 added the pairs of a common word, 5 took those out too):
+# bump when that changes, so caches keyed by it (the bench's loaded clusters) are rebuilt.
+VECTOR_VERSION = 5
 FIELDS = (("title", "A"), ("tags", "B"), ("body", "C"), ("category", "D"))
 # PostgreSQL keeps at most 256 positions per lexeme and numbers positions up to 16383.
 MAX_POSITIONS = 256
@@ -73,7 +79,8 @@ _LIVE_SQL = str(
 )
 _NEWEST = "published_at DESC, id DESC"
 _WHERE = f"{_LIVE_SQL} AND {_MATCH}"
-# Rows read from RUM's ordered scan beyond twice the page (see _rum_top).
+# Rows read from RUM's ordered scan beyond twice the page: spares a second round trip when
+# scores tie at the page's end (exactness does not depend on it, see _rum_top).
 RUM_MARGIN = 20
 # GIN's ranking: cover density with the default weights, the closest PostgreSQL has to RUM's
 # <=> (the same idea, not the same figures: measured, their ratio varies within a query).
@@ -140,7 +147,7 @@ def _words(value: str) -> list[str]:
 def tsquery_text(query: ReaderQuery, follow: str = " <-> ") -> str:
     """The tsquery of a reader's query: an AND of groups, each an OR of clauses; a clause of
     several words is those words, each at its distance after the one before (`follow`:
-    " & " for the ordering query, see the module's docstring)."""
+    " & " gives the AND of the words)."""
     groups = []
     for group in query.groups:
         clauses = []
@@ -156,6 +163,36 @@ def tsquery_text(query: ReaderQuery, follow: str = " <-> ") -> str:
             clauses.append("(" + text + ")")
         groups.append("(" + " | ".join(clauses) + ")")
     return " & ".join(groups)
+
+
+def ordering_text(query: ReaderQuery) -> str:
+    """The query RUM's `<=>` ranks by: one for which RUM's ordered scan is provably in the
+    order of `<=>` computed on the rows (see _rum_top).
+
+    RUM scores a row twice, with the same cover-density code (rum_ts_utils.c,
+    calc_score_docr) on the same positions, but it groups repeated covers by a "quick and
+    dirty hash" of pointers (new_cover_key, shifted and summed over the cover's entries),
+    and the pointers differ: in the index (rum_tsquery_distance, calc_score_addinfo) the
+    query's items, 12 bytes apart in the query's prefix layout; on a row (rum_ts_distance_tt,
+    calc_score) arrays palloc'd one per lexeme. A cover seen as a repeat on one side
+    (divided by 2², 3², ...) can be a new one on the other, so for three words the scan's
+    order is not the rows' (measured: '农村 企业 科技', covers 企业 农村 科技 and 农村 科技 企业,
+    hash 4·4+2·1+3 = 4·3+2·4+1 in the index, apart on the row). Two cases cannot collide:
+    - at most two distinct lexemes, all ANDed: every cover is two entries of different
+      lexemes (Cover() stops at the first entry completing the query, then walks back to
+      the nearest entry completing it again), hashed 2a+b or 2b+a, never equal;
+    - an OR of lexemes: every cover is one entry, hashed by its own lexeme's pointer.
+    Then both sides group alike, the sums are the same double, the same float4 score, and
+    the index's float8 1/score and the row's float4 1/score are both monotone in it. Any
+    other query (three lexemes or more, phrases in an OR) is ordered by the OR of its
+    lexemes: each word's weighted occurrences, without cover density's closeness of the
+    words (which a phrase's match already asks for), but in an order RUM keeps. Ranking such
+    queries on the rows instead kept cover density but cost 31 ms for 1,339 matches at 10k."""
+    clauses = [[[word for word, _ in _phrase(c)] for c in group] for group in query.groups]
+    distinct = list(dict.fromkeys(w for group in clauses for words in group for w in words))
+    if all(len(group) == 1 for group in clauses) and len(distinct) <= 2:
+        return " & ".join(_lexeme(w) for w in distinct)
+    return " | ".join(_lexeme(w) for w in distinct)
 
 
 def _phrase(clause) -> list[tuple[str, int]]:
@@ -282,7 +319,7 @@ class PostgresBackend:
         return self._kinds[key]
 
     def search(self, query: ReaderQuery, limit: int, by_date: bool) -> tuple[list[int], int]:
-        params = {"q": tsquery_text(query), "r": tsquery_text(query, " & ")}
+        params = {"q": tsquery_text(query), "r": ordering_text(query)}
         count = f"SELECT count(*) FROM articles WHERE {_WHERE}"
         if by_date:
             (ids,), total = self._top(f"ORDER BY {_NEWEST}", params, limit, also=[count])
@@ -305,15 +342,15 @@ class PostgresBackend:
     @staticmethod
     def _rum_top(params: dict, limit: int, also=(), where: str = _WHERE):
         """(ids, count) of the `limit` best matches read from RUM's ordered scan, ties newest
-        first, then by higher id; the count as in _top.
+        first, then by higher id; the count as in _top. For an ordering query from
+        ordering_text() (or an OR of words): `<=>` on the rows never decreases along the scan.
 
-        Two things make the scan's order only a first cut. PostgreSQL 15 puts no incremental
-        sort on an index's ordering operator (given the tie-break, the planner ranks every
-        match instead). And RUM's order is not quite its own score: for three words or more
-        it returns some rows a place or two out of the order of `<=>` computed on the row
-        (found by tests/test_search_ranking.py). So the scan is read with a wide margin, the
-        rows are put in order here by their score, date and id, and the scan is read further
-        while the last row read still scores as well as the page's last."""
+        PostgreSQL 15 puts no incremental sort on an index's ordering operator (given the
+        tie-break, the planner ranks every match instead), so the tie-break is done here:
+        the rows read are sorted by (distance, date, id), and the scan is read further while
+        its last row still scores as well as the page's last. Exact by the monotonicity
+        alone: a row not read scores no better than the last row read, which scores worse
+        than the page's last. The margin only saves a second round trip on ties."""
         fetch = 2 * limit + RUM_MARGIN
         while True:
             sql = rum_sql(where, fetch)
@@ -335,7 +372,7 @@ class PostgresBackend:
         """(score, id) of every match, higher is better, each computed from its row alone
         (no index order, no limit): the reference the tests compare pages with."""
         score = f"-({_DISTANCE})" if self.kind() == "rum" else _RANK
-        params = {"q": tsquery_text(query), "r": tsquery_text(query, " & ")}
+        params = {"q": tsquery_text(query), "r": ordering_text(query)}
         sql = f"SELECT {score}, id FROM articles WHERE {_WHERE}"
         return [(value, ident) for value, ident in db.session.execute(text(sql), params)]
 
@@ -346,6 +383,7 @@ class PostgresBackend:
         top = [word for word, _ in counts.most_common(LIKE_TERMS)]
         if not top:
             return []
+        # An OR of distinct words: RUM's ordered scan is exact for it (ordering_text).
         q = " | ".join(_lexeme(word) for word in top)
         params = {"q": q, "r": q, "own": article.id}
         where = f"{_WHERE} AND id <> :own"
