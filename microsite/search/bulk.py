@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import gc
 import struct
+import zlib
+from array import array
 from collections import Counter, defaultdict
 from contextlib import contextmanager
-from itertools import count
+from hashlib import md5
+from itertools import accumulate
+from operator import sub
 from pickle import dumps
 
 import rjieba
-from whoosh.codec.whoosh3 import W3TermInfo
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
 from whoosh.system import _INT_SIZE
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -36,6 +40,11 @@ from .analyzer import ChineseTokenizer, PairTokenizer, fold, pair, term_info
 _index_terms: dict[str, str | None] = {}
 _MEMO_LIMIT = 500_000
 _uint = struct.Struct("!I").pack
+_int = struct.Struct("!i").pack
+_long = struct.Struct("!q").pack
+_MAGIC = WHOOSH3_HEADER_MAGIC
+# Terms written per batch in _write_terms.
+_CHUNK = 4096
 pack_ushort = struct.Struct("!H").pack
 _TERMINFO = W3TermInfo._struct
 
@@ -91,9 +100,12 @@ class BulkWriter(SegmentWriter):
         self._fast: dict[str, str] = {}
         for name, field in schema.items():
             analyzer = getattr(field, "analyzer", None)
-            if type(analyzer) is ChineseTokenizer and not field.format.supports("positions"):
-                self._fast[name] = "words"
-            elif type(analyzer) is PairTokenizer and field.format.supports("positions"):
+            if getattr(field.format, "field_boost", None) != 1.0:
+                continue
+            kind = type(field.format).__name__
+            if type(analyzer) is ChineseTokenizer and kind in ("Frequency", "Positions"):
+                self._fast[name] = "words" if kind == "Frequency" else "positions"
+            elif type(analyzer) is PairTokenizer and kind == "Positions":
                 self._fast[name] = "pairs"
         # fieldname -> term -> [(docnum, frequency or positions)], docnums ascending.
         self._terms: dict[str, defaultdict] = {n: defaultdict(list) for n in self._fast}
@@ -132,8 +144,11 @@ class BulkWriter(SegmentWriter):
                 kind = self._fast.get(name)
                 if kind == "words":
                     length = self._add_words(name, docnum, self._words(value))
+                elif kind == "positions":
+                    length = self._add_positions(name, docnum, self._words(value))
                 elif kind == "pairs":
-                    length = self._add_pairs(name, docnum, self._words(value))
+                    words = self._words(value)
+                    length = self._add_positions(name, docnum, list(map(pair, words, words[1:])))
                 elif field.indexed:
                     other = self._other[name]
                     for tbytes, freq, weight, vbytes in field.index(value):
@@ -161,22 +176,21 @@ class BulkWriter(SegmentWriter):
             terms[word].append((docnum, freq))
         return len(words)
 
-    def _add_pairs(self, name: str, docnum: int, words: list[str]) -> int:
-        if len(words) < 2:
-            return 0
-        found = list(map(pair, words, words[1:]))
+    def _add_positions(self, name: str, docnum: int, found: list[str]) -> int:
         terms = self._terms[name]
-        # Each pair's last position; a pair that occurs more than once gets all of them.
-        last = dict(zip(found, count(), strict=False))
-        if len(last) == len(found):
-            for text, position in last.items():
-                terms[text].append((docnum, position))
-        else:
-            every: dict[str, list[int]] = {}
-            for position, text in enumerate(found):
-                every.setdefault(text, []).append(position)
-            for text, positions in every.items():
-                terms[text].append((docnum, positions[0] if len(positions) == 1 else positions))
+        # A term's position, or the list of them when it occurs more than once.
+        every: dict[str, int | list[int]] = {}
+        get = every.get
+        for position, text in enumerate(found):
+            seen = get(text)
+            if seen is None:
+                every[text] = position
+            elif type(seen) is int:
+                every[text] = [seen, position]
+            else:
+                seen.append(position)
+        for text, positions in every.items():
+            terms[text].append((docnum, positions))
         return len(found)
 
     # --- writing the segment -------------------------------------------------------------
@@ -211,57 +225,67 @@ class BulkWriter(SegmentWriter):
         self._other.clear()
 
     def _write_terms(self, fieldwriter, postings: dict, encode) -> None:
-        """Every term of the current field, in order. A list shorter than the codec's inline
-        limit (most pairs occur in one article) is packed here into the term entry, the
-        bytes W3TermInfo.to_bytes and OrderedHashWriter.add would write; longer ones go
-        through Whoosh's postings writer, which cuts them into blocks."""
-        lengths = self._length_bytes.get(fieldwriter._fieldname, {})
+        """Every term of the current field, in order, as W3FieldWriter writes them: the term
+        entries (W3TermInfo.to_bytes) into the terms hash (OrderedHashWriter.add), a list
+        shorter than the codec's inline limit packed into its entry (most pairs occur in
+        one article), a longer one as W3PostingsWriter's blocks in the postings file. Done
+        for many terms at a time, so most of the per-term work runs in C (comprehensions,
+        join, accumulate) rather than in Whoosh's per-term method calls."""
+        lengths = bytearray(self.docnum - self.docbase)
+        for docnum, lb in self._length_bytes.get(fieldwriter._fieldname, {}).items():
+            lengths[docnum - self.docbase] = lb
         limit = fieldwriter._codec._inlinelimit
+        blocklimit = fieldwriter._codec._blocklimit
+        compression = fieldwriter._codec._compression
+        fixed = fieldwriter._format.fixed_value_size()
         tindex = fieldwriter._tindex
+        postfile = fieldwriter._postfile
         prefix = pack_ushort(fieldwriter._fieldid)
-        dbfile, hashfn, buckets = tindex.dbfile, tindex.hashfn, tindex.buckets
-        write, tell, index_append = dbfile.write, dbfile.tell, tindex.index.append
-        lastkey = tindex.lastkey
-        for text in sorted(postings):
-            found = postings[text]
-            btext = text.encode("utf-8")
-            if len(found) >= limit:
-                tindex.lastkey = lastkey
-                fieldwriter.start_term(btext)
-                add = fieldwriter._postwriter.add_posting
-                for docnum, item in found:
+        dbfile, buckets = tindex.dbfile, tindex.buckets
+        terms = sorted(postings)
+        for start in range(0, len(terms), _CHUNK):
+            chunk = terms[start : start + _CHUNK]
+            keys = [prefix + text.encode("utf-8") for text in chunk]
+            entries = []
+            for text in chunk:
+                found = postings[text]
+                if len(found) == 1:
+                    docnum, item = found[0]
                     weight, value = encode(item)
-                    lb = lengths.get(docnum, 0)
-                    add(docnum, weight, value, byte_to_length(lb) if lb else 0)
-                fieldwriter.finish_term()
-                lastkey = tindex.lastkey
-                continue
-            ids, weights, values = [], [], []
-            total = maxweight = 0.0
-            minlb, maxlb = None, 0
-            for docnum, item in found:
-                weight, value = encode(item)
-                ids.append(docnum)
-                weights.append(weight)
-                values.append(value)
-                total += weight
-                if weight > maxweight:
-                    maxweight = weight
-                lb = lengths.get(docnum, 0)
-                if lb:
-                    if minlb is None or lb < minlb:
-                        minlb = lb
-                    if lb > maxlb:
-                        maxlb = lb
-            head = _TERMINFO.pack(1, total, len(ids), minlb or 0, maxlb, maxweight, ids[0], ids[-1])
-            entry = head + dumps((tuple(ids), tuple(weights), tuple(values)), 2)
-            key = lastkey = prefix + btext
-            pos = tell()
-            index_append(pos)
-            write(_HASH_LENGTHS.pack(len(key), len(entry)) + key + entry)
-            h = hashfn(key)
-            buckets[h & 255].append((h, pos))
-        tindex.lastkey = lastkey
+                    lb = lengths[docnum]
+                    entries.append(
+                        _TERMINFO.pack(1, weight, 1, lb, lb, weight, docnum, docnum)
+                        + dumps(((docnum,), (weight,), (value,)), 2)
+                    )
+                elif len(found) < limit:
+                    entries.append(_inlined_entry(found, encode, lengths))
+                else:
+                    ids = [docnum for docnum, _ in found]
+                    encoded = [encode(item) for _, item in found]
+                    entries.append(
+                        _blocks_entry(
+                            postfile,
+                            ids,
+                            [weight for weight, _ in encoded],
+                            [value for _, value in encoded],
+                            [lengths[docnum] for docnum in ids],
+                            blocklimit,
+                            compression,
+                            fixed,
+                        )
+                    )
+            records = [
+                _HASH_LENGTHS.pack(len(key), len(entry)) + key + entry
+                for key, entry in zip(keys, entries, strict=True)
+            ]
+            first = dbfile.tell()
+            positions = list(accumulate(map(len, records[:-1]), initial=first))
+            _extend_index(tindex.index, positions)
+            dbfile.write(b"".join(records))
+            for key, pos in zip(keys, positions, strict=True):
+                h = int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")
+                buckets[h & 255].append((h, pos))
+            tindex.lastkey = keys[-1]
 
     @staticmethod
     def _value_encoder(kind: str):
@@ -278,7 +302,7 @@ class BulkWriter(SegmentWriter):
             return encode_words
         single: dict[int, tuple[float, bytes]] = {}
 
-        def encode_pairs(found) -> tuple[float, bytes]:
+        def encode_positions(found) -> tuple[float, bytes]:
             if type(found) is int:
                 value = single.get(found)
                 if value is None:
@@ -286,7 +310,96 @@ class BulkWriter(SegmentWriter):
                 return value
             return float(len(found)), _encoded_positions(found)
 
-        return encode_pairs
+        return encode_positions
+
+
+def _extend_index(index, positions: list[int]) -> None:
+    # GrowableArray.append for many positions at once: widened first if the last needs it.
+    try:
+        index.array.extend(array(index.array.typecode, positions))
+    except OverflowError:
+        index._retype(positions[-1])
+        index.array.extend(array(index.array.typecode, positions))
+
+
+def _inlined_entry(found, encode, lengths) -> bytes:
+    ids, weights, values = [], [], []
+    total = maxweight = 0.0
+    minlb, maxlb = None, 0
+    for docnum, item in found:
+        weight, value = encode(item)
+        ids.append(docnum)
+        weights.append(weight)
+        values.append(value)
+        total += weight
+        if weight > maxweight:
+            maxweight = weight
+        lb = lengths[docnum]
+        if lb:
+            if minlb is None or lb < minlb:
+                minlb = lb
+            if lb > maxlb:
+                maxlb = lb
+    head = _TERMINFO.pack(1, total, len(ids), minlb or 0, maxlb, maxweight, ids[0], ids[-1])
+    return head + dumps((tuple(ids), tuple(weights), tuple(values)), 2)
+
+
+def _blocks_entry(postfile, ids, weights, values, lbs, blocklimit, compression, fixed) -> bytes:
+    """A long posting list written as W3PostingsWriter writes it (the magic, then blocks of
+    `blocklimit` postings: length, info pickle, compressed data pickle; the last block's
+    length negative); returns its term entry, pointing at the blocks. lbs: each posting's
+    field-length byte."""
+    startoffset = postfile.tell()
+    out = [_MAGIC]
+    total = maxweight = 0.0
+    minlb, maxlb = None, 0
+    count_all = len(ids)
+    for begin in range(0, count_all, blocklimit):
+        end = begin + blocklimit
+        bids, bweights, bvalues, blbs = (
+            ids[begin:end],
+            weights[begin:end],
+            values[begin:end],
+            lbs[begin:end],
+        )
+        size = len(bids)
+        # Whoosh's weights pass through an array("f"): whole frequencies survive unchanged.
+        block_max = max(bweights)
+        block_max = block_max if block_max > 0 else 0
+        block_min_lb = min(blbs)
+        if not block_min_lb:
+            block_min_lb = min((lb for lb in blbs if lb), default=0)
+        block_max_lb = max(blbs)
+        if bweights.count(1.0) == size:
+            mini_weights = None
+        elif bweights.count(bweights[0]) == size:
+            mini_weights = bweights[0]
+        else:
+            mini_weights = tuple(bweights)
+        if fixed is None or fixed < 0:
+            mini_values = tuple(bvalues)
+        elif fixed == 0:
+            mini_values = None
+        else:
+            mini_values = b"".join(bvalues)
+        deltas = tuple(map(sub, bids, [0, *bids[:-1]]))
+        data = dumps((deltas, mini_weights, mini_values), 2)
+        if compression:
+            data = zlib.compress(data, compression)
+        info = dumps((size, bids[-1], block_max, compression, block_min_lb, block_max_lb), 2)
+        length = len(info) + len(data)
+        out.append(_int(-length if end >= count_all else length) + info + data)
+        total += sum(bweights)
+        if block_max > maxweight:
+            maxweight = block_max
+        if block_min_lb and (minlb is None or block_min_lb < minlb):
+            minlb = block_min_lb
+        if block_max_lb > maxlb:
+            maxlb = block_max_lb
+    written = b"".join(out)
+    postfile.write(written)
+    head = _TERMINFO.pack(0, total, count_all, minlb or 0, maxlb, maxweight, ids[0], ids[-1])
+    return head + _long(startoffset) + _int(len(written))
 
 
 assert _INT_SIZE == 4  # the value layout above is Whoosh's, with 4-byte counts

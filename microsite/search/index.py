@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import logging
+import multiprocessing
 import os
 import shutil
 import time
@@ -31,10 +32,10 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
-from whoosh.index import LockError
+from whoosh.index import TOC, LockError
 from whoosh.writing import IndexWriter
 
-from .analyzer import ChineseAnalyzer, PairAnalyzer
+from .analyzer import ChineseAnalyzer
 from .bulk import BulkWriter, collection_paused
 from .codec import InliningCodec
 
@@ -51,7 +52,8 @@ VERSION_FILE = "schema.version"
 # another version would answer wrongly (version 1 had no pair fields, so every phrase would
 # find nothing), so it is reported as needing `reindex` instead of being searched.
 # 2: adjacent-pair fields for phrases; word fields without positions.
-SCHEMA_VERSION = 2
+# 3: no pair fields; word fields with positions, phrases checked on them.
+SCHEMA_VERSION = 3
 # A writer waits up to WRITE_TIMEOUT for another worker's commit, and tries WRITE_TRIES times:
 # the default writer fails at once, which lost most writes with two workers.
 WRITE_TIMEOUT = 10.0
@@ -63,12 +65,6 @@ TEXT_FIELDS = tuple(FIELD_BOOSTS)
 # Documents per segment in a rebuild: the bulk writer keeps a segment's postings in memory
 # (about 1.5 GB for 10,000 bench articles); fewer, larger segments search faster.
 BATCH_DOCS = 10_000
-PAIRS_SUFFIX = "_pairs"
-
-
-def pairs_field(fieldname: str) -> str:
-    """The field holding the adjacent-pair terms of a text field."""
-    return f"{fieldname}{PAIRS_SUFFIX}"
 
 
 class SearchUnavailable(RuntimeError):
@@ -84,14 +80,15 @@ class RebuildInProgress(RuntimeError):
 
 
 def make_schema() -> Schema:
-    """Each text field twice: its words, without positions (a word query needs none), and its
-    adjacent pairs, with positions, for phrases (see query.Clause). Not stored: snippets are
-    cut from the database text, which is the one truth."""
-    analyzer, pair_analyzer = ChineseAnalyzer(), PairAnalyzer()
+    """Each text field's words, with positions, so a phrase is its words at consecutive
+    positions (see query.Clause). Version 2 also had a field of adjacent word pairs per text
+    field: nearly every pair is a term of its own, and writing those terms was most of a
+    rebuild (bench/RESULTS.md). Not stored: snippets are cut from the database text, which
+    is the one truth."""
+    analyzer = ChineseAnalyzer()
     fields = {"id": ID(unique=True, stored=True), "published_at": DATETIME(sortable=True)}
     for name in TEXT_FIELDS:
-        fields[name] = TEXT(analyzer=analyzer, phrase=False)
-        fields[pairs_field(name)] = TEXT(analyzer=pair_analyzer, phrase=True)
+        fields[name] = TEXT(analyzer=analyzer, phrase=True)
     return Schema(**fields)
 
 
@@ -240,8 +237,7 @@ def _cancel(writer: IndexWriter) -> None:
 
 
 def document(article) -> dict:
-    """The index document for a published article: each text goes to its word field and its
-    pair field (the same string: Whoosh analyses each field with its own analyzer)."""
+    """The index document for a published article: each text to its field."""
     from ..text import plain_text
 
     texts = {
@@ -250,10 +246,7 @@ def document(article) -> dict:
         "tags": " ".join(tag.name for tag in article.tags),
         "category": article.category.name if article.category else "",
     }
-    doc = {"id": str(article.id), "published_at": article.published_at}
-    for name, text in texts.items():
-        doc[name] = doc[pairs_field(name)] = text
-    return doc
+    return {"id": str(article.id), "published_at": article.published_at, **texts}
 
 
 def apply(
@@ -333,6 +326,92 @@ def _write_all(ix, articles: Iterable, total: int, progress) -> int:
     return done
 
 
+# Documents sent to an indexing process at a time.
+SEND_DOCS = 100
+
+
+class _OwnTempStorage(FileStorage):
+    """FileStorage whose scratch directories are this process's own: Whoosh names them
+    after the index (MAIN.tmp), so two indexing processes removed each other's."""
+
+    def temp_storage(self, name=None):
+        return super().temp_storage(f"{name or 'scratch'}-{os.getpid()}.tmp")
+
+
+def _write_segments(where: str, inbox) -> None:
+    """An indexing process: documents from `inbox` into segments of the index in `where`
+    (no TOC: the parent writes one naming every process's segments); sends back the
+    segments, or the error that stopped it."""
+    try:
+        with collection_paused():
+            ix = whoosh_index.FileIndex(_OwnTempStorage(where, supports_mmap=False))
+            segments = []
+            writer = BulkWriter(ix, _lk=False, codec=InliningCodec())
+            while (docs := inbox.recv()) is not None:
+                for doc in docs:
+                    writer.add_document(**doc)
+                if writer.doc_count() >= BATCH_DOCS:
+                    segments.append(writer._finalize_segment())
+                    writer._finish()
+                    writer = BulkWriter(ix, _lk=False, codec=InliningCodec())
+            if writer._added:
+                segments.append(writer._finalize_segment())
+            else:
+                writer._close_segment()
+            writer._finish()
+        inbox.send(("ok", segments))
+    except BaseException as exc:
+        inbox.send(("error", f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+def _write_parallel(ix, articles: Iterable, total: int, progress, procs: int) -> int:
+    """_write_all split over `procs` forked processes, each writing its own segments from
+    the documents this process reads and sends them in turn; the segments are then made
+    the index in one TOC. The database and the HTML-to-text step stay here."""
+    context = multiprocessing.get_context("fork")
+    workers = []
+    done = 0
+    try:
+        for _ in range(procs):
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=_write_segments, args=(ix.storage.folder, theirs), daemon=True
+            )
+            process.start()
+            workers.append((process, ours))
+        batch: list[dict] = []
+        turn = 0
+        for article in articles:
+            batch.append(document(article))
+            done += 1
+            if progress and (done % 50 == 0 or done == total):
+                progress(done, total)
+            if len(batch) >= SEND_DOCS:
+                workers[turn % procs][1].send(batch)
+                turn += 1
+                batch = []
+        if batch:
+            workers[turn % procs][1].send(batch)
+        for _, pipe in workers:
+            pipe.send(None)
+        segments = []
+        for process, pipe in workers:
+            status, found = pipe.recv()
+            process.join()
+            if status != "ok":
+                raise RuntimeError(f"an indexing process failed: {found}")
+            segments += found
+    finally:
+        for process, pipe in workers:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+            pipe.close()
+    TOC(ix.schema, segments, ix.latest_generation() + 1).write(ix.storage, ix.indexname)
+    return done
+
+
 def build(
     home: Path,
     articles: Iterable,
@@ -351,7 +430,10 @@ def build(
         try:
             ix = whoosh_index.create_in(str(fresh), make_schema())
             with collection_paused():
-                done = _write_all(ix, articles, total, progress)
+                if procs > 1:
+                    done = _write_parallel(ix, articles, total, progress, procs)
+                else:
+                    done = _write_all(ix, articles, total, progress)
             if progress:
                 progress(done, max(total, done))
             if applied is not None:
