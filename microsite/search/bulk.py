@@ -114,6 +114,8 @@ class BulkWriter(SegmentWriter):
         # fieldname -> {docnum: the field length's byte, as the length column stores it}.
         self._length_bytes: dict[str, dict[int, int]] = defaultdict(dict)
         self._last_text: tuple[str | None, list[str]] = (None, [])
+        # fieldname -> the most positions one document has in it.
+        self._longest: dict[str, int] = {}
 
     def _words(self, value: str) -> list[str]:
         # A text goes to its word field and then to its pair field: segmented once.
@@ -191,6 +193,8 @@ class BulkWriter(SegmentWriter):
                 seen.append(position)
         for text, positions in every.items():
             terms[text].append((docnum, positions))
+        if len(found) > self._longest.get(name, 0):
+            self._longest[name] = len(found)
         return len(found)
 
     # --- writing the segment -------------------------------------------------------------
@@ -242,6 +246,10 @@ class BulkWriter(SegmentWriter):
         postfile = fieldwriter._postfile
         prefix = pack_ushort(fieldwriter._fieldid)
         dbfile, buckets = tindex.dbfile, tindex.buckets
+        singles = None
+        if self._fast[fieldwriter._fieldname] != "words":
+            longest = self._longest.get(fieldwriter._fieldname, 0)
+            singles = [_uint(1) + dumps([p], 2) for p in range(longest)]
         terms = sorted(postings)
         for start in range(0, len(terms), _CHUNK):
             chunk = terms[start : start + _CHUNK]
@@ -261,13 +269,22 @@ class BulkWriter(SegmentWriter):
                     entries.append(_inlined_entry(found, encode, lengths))
                 else:
                     ids = [docnum for docnum, _ in found]
-                    encoded = [encode(item) for _, item in found]
+                    if singles is None:
+                        encoded = [encode(item) for _, item in found]
+                        weights = [weight for weight, _ in encoded]
+                        values = [value for _, value in encoded]
+                    else:  # positions: the same values as encode, without a call each
+                        items = [item for _, item in found]
+                        values = [
+                            singles[i] if type(i) is int else _encoded_positions(i) for i in items
+                        ]
+                        weights = [1.0 if type(i) is int else float(len(i)) for i in items]
                     entries.append(
                         _blocks_entry(
                             postfile,
                             ids,
-                            [weight for weight, _ in encoded],
-                            [value for _, value in encoded],
+                            weights,
+                            values,
                             [lengths[docnum] for docnum in ids],
                             blocklimit,
                             compression,

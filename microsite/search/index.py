@@ -32,7 +32,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.fields import DATETIME, ID, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
-from whoosh.index import TOC, LockError
+from whoosh.index import TOC, LockError, clean_files
 from whoosh.writing import IndexWriter
 
 from .analyzer import ChineseAnalyzer
@@ -408,7 +408,10 @@ def _write_parallel(ix, articles: Iterable, total: int, progress, procs: int) ->
                 process.terminate()
                 process.join()
             pipe.close()
-    TOC(ix.schema, segments, ix.latest_generation() + 1).write(ix.storage, ix.indexname)
+    generation = ix.latest_generation() + 1
+    TOC(ix.schema, segments, generation).write(ix.storage, ix.indexname)
+    # As a commit does: the empty index's TOC (and anything else not of this one) goes.
+    clean_files(ix.storage, ix.indexname, generation, segments)
     return done
 
 
