@@ -65,9 +65,9 @@ def test_the_analyzer_pickles_with_the_schema():
     schema = pickle.loads(pickle.dumps(make_schema()))
     assert list(schema["body"].process_text("社區工作")) == ["社区", "工作"]
     # Positions skip stop words, so a phrase across a dropped 的 or 很 still matches.
-    found = schema["body"].analyzer("社區的工作很細", positions=True)
+    found = schema["body_at"].analyzer("社區的工作很細", positions=True)
     assert [(t.text, t.pos) for t in found] == [("社区", 0), ("工作", 1), ("细", 2)]
-    assert schema["body"].format.supports("positions")
+    assert schema["body_at"].format.supports("positions")
 
 
 @pytest.mark.parametrize(

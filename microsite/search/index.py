@@ -52,7 +52,7 @@ VERSION_FILE = "schema.version"
 # another version would answer wrongly (version 1 had no pair fields, so every phrase would
 # find nothing), so it is reported as needing `reindex` instead of being searched.
 # 2: adjacent-pair fields for phrases; word fields without positions.
-# 3: no pair fields; word fields with positions, phrases checked on them.
+# 3: no pair fields; a positions field per text field, phrases checked on its positions.
 SCHEMA_VERSION = 3
 # A writer waits up to WRITE_TIMEOUT for another worker's commit, and tries WRITE_TRIES times:
 # the default writer fails at once, which lost most writes with two workers.
@@ -62,6 +62,14 @@ WRITE_TRIES = 3
 # Title words weigh most, then keywords; the body carries the bulk of the matches.
 FIELD_BOOSTS = {"title": 2.0, "tags": 1.5, "category": 1.0, "body": 1.0}
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
+POSITIONS_SUFFIX = "_at"
+
+
+def positions_field(fieldname: str) -> str:
+    """The field holding a text field's words with their positions, for phrases."""
+    return f"{fieldname}{POSITIONS_SUFFIX}"
+
+
 # Documents per segment in a rebuild: the bulk writer keeps a segment's postings in memory
 # (about 1.5 GB for 10,000 bench articles); fewer, larger segments search faster.
 BATCH_DOCS = 10_000
@@ -80,15 +88,17 @@ class RebuildInProgress(RuntimeError):
 
 
 def make_schema() -> Schema:
-    """Each text field's words, with positions, so a phrase is its words at consecutive
-    positions (see query.Clause). Version 2 also had a field of adjacent word pairs per text
-    field: nearly every pair is a term of its own, and writing those terms was most of a
-    rebuild (bench/RESULTS.md). Not stored: snippets are cut from the database text, which
-    is the one truth."""
+    """Each text field twice, the same words: without positions, for word queries (their
+    posting blocks stay small), and with positions (positions_field), for phrases: the
+    words at consecutive positions (see query.Clause). Version 2 had a field of adjacent
+    word pairs instead: nearly every pair is a term of its own, and writing those terms was
+    most of a rebuild (bench/RESULTS.md). Not stored: snippets are cut from the database
+    text, which is the one truth."""
     analyzer = ChineseAnalyzer()
     fields = {"id": ID(unique=True, stored=True), "published_at": DATETIME(sortable=True)}
     for name in TEXT_FIELDS:
-        fields[name] = TEXT(analyzer=analyzer, phrase=True)
+        fields[name] = TEXT(analyzer=analyzer, phrase=False)
+        fields[positions_field(name)] = TEXT(analyzer=analyzer, phrase=True)
     return Schema(**fields)
 
 
@@ -237,7 +247,8 @@ def _cancel(writer: IndexWriter) -> None:
 
 
 def document(article) -> dict:
-    """The index document for a published article: each text to its field."""
+    """The index document for a published article: each text to its word field and its
+    positions field (the same string, segmented once by the bulk writer)."""
     from ..text import plain_text
 
     texts = {
@@ -246,7 +257,10 @@ def document(article) -> dict:
         "tags": " ".join(tag.name for tag in article.tags),
         "category": article.category.name if article.category else "",
     }
-    return {"id": str(article.id), "published_at": article.published_at, **texts}
+    doc = {"id": str(article.id), "published_at": article.published_at}
+    for name, text in texts.items():
+        doc[name] = doc[positions_field(name)] = text
+    return doc
 
 
 def apply(

@@ -17,7 +17,7 @@ import rjieba
 from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
 
 from .analyzer import fold, query_words, term_info
-from .index import FIELD_BOOSTS
+from .index import FIELD_BOOSTS, positions_field
 
 # The search box allows 200 characters; longer input (a pasted article, a crafted URL) is
 # cut there rather than refused, and never reaches the parser whole.
@@ -47,11 +47,13 @@ class Clause:
 
     def query(self) -> Query:
         """One word: a term in each text field. More: the words at consecutive positions of
-        a text field (positions skip stop words, as the analyzer numbers them), so the count
-        is exact; an AND of the words would also count articles holding them apart."""
+        each text field's positions field (positions skip stop words, as the analyzer
+        numbers them), so the count is exact; an AND of the words would also count articles
+        holding them apart."""
         if len(self.words) == 1:
             return Or([Term(f, self.words[0], boost=b) for f, b in FIELD_BOOSTS.items()])
-        return Or([Phrase(f, list(self.words), boost=b) for f, b in FIELD_BOOSTS.items()])
+        words = list(self.words)
+        return Or([Phrase(positions_field(f), words, boost=b) for f, b in FIELD_BOOSTS.items()])
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,11 @@ def _scored(top, reader, fieldname, text, ids, weights, boost: float) -> dict[in
 
 def _phrase_scores(top, reader, q: Phrase, within=None) -> dict[int, float]:
     """Documents where the phrase's terms stand at consecutive positions; the score is the
-    boosted sum of the terms' own scores (what Whoosh's SpanNear2 matcher returns)."""
+    boosted sum of the terms' own scores (what Whoosh's SpanNear2 matcher returns).
+
+    Lists are looked up by document through dicts built in C (dict(zip(...))), so a
+    common word's long list costs no Python loop of its own; positions are decoded only for
+    the documents holding every word, the rarest words' first (fewer survive each step)."""
     fieldname = q.fieldname
     field = reader.schema[fieldname]
     found = []
@@ -184,32 +188,42 @@ def _phrase_scores(top, reader, q: Phrase, within=None) -> dict[int, float]:
         if posted is None:
             return {}
         found.append((word, posted))
-    common = set(found[0][1][0])
+    by_size = sorted(range(len(found)), key=lambda i: len(found[i][1][0]))
+    common = set(found[by_size[0]][1][0])
     if within is not None:
         common.intersection_update(within)
-    for _, (ids, _, _) in found[1:]:
-        common.intersection_update(ids)
+    for i in by_size[1:]:
         if not common:
             return {}
+        common.intersection_update(found[i][1][0])
+    if not common:
+        return {}
     decode = _positions if type(field.format) is Positions else field.format.decode_positions
     starts: dict[int, set[int]] | None = None
-    for offset, (_, (ids, _, values)) in enumerate(found):
-        here: dict[int, set[int]] = {}
-        for d, value in zip(ids, values, strict=True):
-            if d in common:
-                here[d] = {p - offset for p in decode(value)} if offset else set(decode(value))
+    for offset in by_size:
+        ids, _, values = found[offset][1]
+        value_of = dict(zip(ids, values, strict=True))
         if starts is None:
-            starts = here
+            starts = {d: {p - offset for p in decode(value_of[d])} for d in common}
         else:
-            starts = {d: s & here[d] for d, s in starts.items() if s & here.get(d, set())}
-        common = set(starts)
-        if not common:
+            kept = {}
+            for d, s in starts.items():
+                s &= {p - offset for p in decode(value_of[d])}
+                if s:
+                    kept[d] = s
+            starts = kept
+        if not starts:
             return {}
+    common = set(starts)
     total: dict[int, float] = dict.fromkeys(common, 0.0)
     for word, (ids, weights, _) in found:
-        keep = [(d, w) for d, w in zip(ids, weights, strict=True) if d in common]
-        ids, weights = [d for d, _ in keep], [w for _, w in keep]
-        part = _scored(top, reader, fieldname, word, ids, weights, 1.0)
+        weight_of = dict(zip(ids, weights, strict=True))
+        kept_ids = [d for d in ids if d in common] if len(ids) < 4 * len(common) else None
+        if kept_ids is None:
+            kept_ids = sorted(common)
+        part = _scored(
+            top, reader, fieldname, word, kept_ids, [weight_of[d] for d in kept_ids], 1.0
+        )
         for d, s in part.items():
             total[d] += s
     boost = q.boost
