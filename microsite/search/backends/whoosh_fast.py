@@ -22,6 +22,7 @@ anything else goes to the collector in whoosh_ranking (exact, slower).
 from __future__ import annotations
 
 import struct
+from bisect import bisect_right
 from heapq import nlargest
 from itertools import accumulate
 from pickle import loads
@@ -95,9 +96,11 @@ def _dates(reader):
     return cache["dates"]
 
 
-def _postings(reader, fieldname: str, text, values: bool):
+def _postings(reader, fieldname: str, text, values: bool, only: list[int] | None = None):
     """(ids, weights, encoded values or None) of one term in one segment, deleted documents
-    included; None when the segment lacks the term."""
+    included; None when the segment lacks the term. only: sorted document numbers; blocks
+    holding none of them are skipped unread (their header says where they end), so a
+    common word's list costs only the blocks a phrase's candidates fall in."""
     field = reader.schema[fieldname]
     try:
         tbytes = field.to_bytes(text)
@@ -116,7 +119,17 @@ def _postings(reader, fieldname: str, text, values: bool):
     if not isinstance(m, W3LeafMatcher):
         raise Unsupported(type(m).__name__)
     ids, weights, vals = [], [], [] if values else None
+    wanted = 0
     while True:
+        if only is not None:
+            if wanted >= len(only):
+                break
+            if only[wanted] > m._maxid:
+                if m._lastblock:
+                    break
+                m._goto(m._nextoffset)
+                continue
+            wanted = bisect_right(only, m._maxid, wanted)
         if m._data is None:
             m._read_data()
         # The block's ids are deltas: accumulate() is Whoosh's delta_decode, in C.
@@ -182,22 +195,28 @@ def _phrase_scores(top, reader, q: Phrase, within=None) -> dict[int, float]:
     the documents holding every word, the rarest words' first (fewer survive each step)."""
     fieldname = q.fieldname
     field = reader.schema[fieldname]
-    found = []
-    for word in q.words:
-        posted = _postings(reader, fieldname, word, values=True)
+    words = list(q.words)
+    try:
+        sizes = [reader.doc_frequency(fieldname, word) for word in words]
+    except ValueError:
+        return {}
+    if not all(sizes):
+        return {}
+    by_size = sorted(range(len(words)), key=sizes.__getitem__)
+    found: list = [None] * len(words)
+    common: set[int] | None = None if within is None else set(within)
+    for i in by_size:
+        only = None if common is None else sorted(common)
+        posted = _postings(reader, fieldname, words[i], values=True, only=only)
         if posted is None:
             return {}
-        found.append((word, posted))
-    by_size = sorted(range(len(found)), key=lambda i: len(found[i][1][0]))
-    common = set(found[by_size[0]][1][0])
-    if within is not None:
-        common.intersection_update(within)
-    for i in by_size[1:]:
+        found[i] = (words[i], posted)
+        if common is None:
+            common = set(posted[0])
+        else:
+            common.intersection_update(posted[0])
         if not common:
             return {}
-        common.intersection_update(found[i][1][0])
-    if not common:
-        return {}
     decode = _positions if type(field.format) is Positions else field.format.decode_positions
     starts: dict[int, set[int]] | None = None
     for offset in by_size:
