@@ -351,7 +351,7 @@ def test_a_long_phrase_finds_only_articles_where_its_words_stand_together(client
 
 def test_a_phrase_of_two_words_needs_them_side_by_side(client, indexed):
     # Both words in one article but apart (飞走 and a stop word between them) is no match;
-    # neither is the reverse order. Phrases are checked on word positions (schema 3).
+    # neither is the reverse order. A phrase is its pairs at consecutive positions.
     together = add_article("蝴蝶标本展", "<p>蝴蝶标本很美。</p>")
     apart = add_article("标本留下", "<p>蝴蝶飞走了，标本留下。</p>")
     reverse = add_article("标本蝴蝶", "<p>一只标本蝴蝶。</p>")

@@ -64,10 +64,8 @@ def test_any_text_keeps_length_and_offsets(text):
 def test_the_analyzer_pickles_with_the_schema():
     schema = pickle.loads(pickle.dumps(make_schema()))
     assert list(schema["body"].process_text("社區工作")) == ["社区", "工作"]
-    # Positions skip stop words, so a phrase across a dropped 的 or 很 still matches.
-    found = schema["body_at"].analyzer("社區的工作很細", positions=True)
-    assert [(t.text, t.pos) for t in found] == [("社区", 0), ("工作", 1), ("细", 2)]
-    assert schema["body_at"].format.supports("positions")
+    # The pair field pairs words across a stop word, as the word field's positions do.
+    assert list(schema["body_pairs"].process_text("社區的工作很細")) == ["社区 工作", "工作 细"]
 
 
 @pytest.mark.parametrize(
@@ -134,7 +132,7 @@ def test_a_word_that_spans_its_parts_is_looked_up_alone(text, expected):
     assert analyzer.query_words(text) == expected
 
 
-def test_a_rebuilt_index_keeps_rare_words_inline_and_finds_them(tmp_path):
+def test_a_rebuilt_index_keeps_rare_pairs_inline_and_finds_them(tmp_path):
     # Whoosh's own inlining path calls a method its term entry lacks; ours must write entries
     # that every reader decodes, and a phrase found once must still be found.
     from datetime import datetime
@@ -150,7 +148,7 @@ def test_a_rebuilt_index_keeps_rare_words_inline_and_finds_them(tmp_path):
     index.build(tmp_path, [article], 1)
     _, ix = index.open_live(tmp_path)
     with ix.searcher() as searcher:
-        info = searcher.reader().term_info("body", "座谈")
+        info = searcher.reader().term_info("body_pairs", "老师 学生")
         assert info.is_inlined()
         for q in ("学校老师学生", "老师学生", "座谈"):
             assert [hit["id"] for hit in searcher.search(parse(q).whoosh())] == ["7"]

@@ -201,8 +201,6 @@ def pairs(found: tuple[str, ...] | list[str]) -> list[str]:
     return [pair(a, b) for a, b in zip(found, found[1:], strict=False)]
 
 
-# Not in the schema since SCHEMA_VERSION 3 (index.make_schema); kept importable so a version-2
-# generation's pickled schema still loads and the index reports "reindex" instead of failing.
 class PairTokenizer(Tokenizer):
     """Adjacent pairs of the words ChineseTokenizer yields, one term each, numbered in order.
 

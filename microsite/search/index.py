@@ -35,7 +35,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC, LockError, clean_files
 from whoosh.writing import IndexWriter
 
-from .analyzer import ChineseAnalyzer
+from .analyzer import ChineseAnalyzer, PairAnalyzer
 from .bulk import BulkWriter, collection_paused
 from .codec import InliningCodec
 
@@ -52,8 +52,7 @@ VERSION_FILE = "schema.version"
 # another version would answer wrongly (version 1 had no pair fields, so every phrase would
 # find nothing), so it is reported as needing `reindex` instead of being searched.
 # 2: adjacent-pair fields for phrases; word fields without positions.
-# 3: no pair fields; a positions field per text field, phrases checked on its positions.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 # A writer waits up to WRITE_TIMEOUT for another worker's commit, and tries WRITE_TRIES times:
 # the default writer fails at once, which lost most writes with two workers.
 WRITE_TIMEOUT = 10.0
@@ -62,12 +61,12 @@ WRITE_TRIES = 3
 # Title words weigh most, then keywords; the body carries the bulk of the matches.
 FIELD_BOOSTS = {"title": 2.0, "tags": 1.5, "category": 1.0, "body": 1.0}
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
-POSITIONS_SUFFIX = "_at"
+PAIRS_SUFFIX = "_pairs"
 
 
-def positions_field(fieldname: str) -> str:
-    """The field holding a text field's words with their positions, for phrases."""
-    return f"{fieldname}{POSITIONS_SUFFIX}"
+def pairs_field(fieldname: str) -> str:
+    """The field holding the adjacent-pair terms of a text field."""
+    return f"{fieldname}{PAIRS_SUFFIX}"
 
 
 # Documents per segment in a rebuild: the bulk writer keeps a segment's postings in memory
@@ -89,17 +88,14 @@ class RebuildInProgress(RuntimeError):
 
 
 def make_schema() -> Schema:
-    """Each text field twice, the same words: without positions, for word queries (their
-    posting blocks stay small), and with positions (positions_field), for phrases: the
-    words at consecutive positions (see query.Clause). Version 2 had a field of adjacent
-    word pairs instead: nearly every pair is a term of its own, and writing those terms was
-    most of a rebuild (bench/RESULTS.md). Not stored: snippets are cut from the database
-    text, which is the one truth."""
-    analyzer = ChineseAnalyzer()
+    """Each text field twice: its words, without positions (a word query needs none), and its
+    adjacent pairs, with positions, for phrases (see query.Clause). Not stored: snippets are
+    cut from the database text, which is the one truth."""
+    analyzer, pair_analyzer = ChineseAnalyzer(), PairAnalyzer()
     fields = {"id": ID(unique=True, stored=True), "published_at": DATETIME(sortable=True)}
     for name in TEXT_FIELDS:
         fields[name] = TEXT(analyzer=analyzer, phrase=False)
-        fields[positions_field(name)] = TEXT(analyzer=analyzer, phrase=True)
+        fields[pairs_field(name)] = TEXT(analyzer=pair_analyzer, phrase=True)
     return Schema(**fields)
 
 
@@ -248,8 +244,8 @@ def _cancel(writer: IndexWriter) -> None:
 
 
 def document(article) -> dict:
-    """The index document for a published article: each text to its word field and its
-    positions field (the same string, segmented once by the bulk writer)."""
+    """The index document for a published article: each text goes to its word field and its
+    pair field (the same string, segmented once by the bulk writer)."""
     from ..text import plain_text
 
     texts = {
@@ -260,7 +256,7 @@ def document(article) -> dict:
     }
     doc = {"id": str(article.id), "published_at": article.published_at}
     for name, text in texts.items():
-        doc[name] = doc[positions_field(name)] = text
+        doc[name] = doc[pairs_field(name)] = text
     return doc
 
 

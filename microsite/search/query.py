@@ -16,8 +16,8 @@ from functools import cached_property
 import rjieba
 from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
 
-from .analyzer import fold, query_words, term_info
-from .index import FIELD_BOOSTS, positions_field
+from .analyzer import fold, pairs, query_words, term_info
+from .index import FIELD_BOOSTS, pairs_field
 
 # The search box allows 200 characters; longer input (a pasted article, a crafted URL) is
 # cut there rather than refused, and never reaches the parser whole.
@@ -46,14 +46,17 @@ class Clause:
     quoted: bool
 
     def query(self) -> Query:
-        """One word: a term in each text field. More: the words at consecutive positions of
-        each text field's positions field (positions skip stop words, as the analyzer
-        numbers them), so the count is exact; an AND of the words would also count articles
-        holding them apart."""
+        """One word: a term in each text field. Two: their pair, one term in each pair field.
+        More: the pairs at consecutive positions of a pair field (a, b, c stand together
+        exactly where "a b" is followed by "b c"), so the count stays exact while the
+        position check walks only the postings of pairs, which are rare; an AND of the
+        pairs alone would also count articles holding them apart."""
         if len(self.words) == 1:
             return Or([Term(f, self.words[0], boost=b) for f, b in FIELD_BOOSTS.items()])
-        words = list(self.words)
-        return Or([Phrase(positions_field(f), words, boost=b) for f, b in FIELD_BOOSTS.items()])
+        terms = pairs(self.words)
+        if len(terms) == 1:
+            return Or([Term(pairs_field(f), terms[0], boost=b) for f, b in FIELD_BOOSTS.items()])
+        return Or([Phrase(pairs_field(f), terms, boost=b) for f, b in FIELD_BOOSTS.items()])
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ anything else goes to the collector in whoosh_ranking (exact, slower).
 from __future__ import annotations
 
 import struct
-from bisect import bisect_right
 from heapq import nlargest
 from itertools import accumulate
 from pickle import loads
@@ -96,11 +95,9 @@ def _dates(reader):
     return cache["dates"]
 
 
-def _postings(reader, fieldname: str, text, values: bool, only: list[int] | None = None):
+def _postings(reader, fieldname: str, text, values: bool):
     """(ids, weights, encoded values or None) of one term in one segment, deleted documents
-    included; None when the segment lacks the term. only: sorted document numbers; blocks
-    holding none of them are skipped unread (their header says where they end), so a
-    common word's list costs only the blocks a phrase's candidates fall in."""
+    included; None when the segment lacks the term."""
     field = reader.schema[fieldname]
     try:
         tbytes = field.to_bytes(text)
@@ -119,17 +116,7 @@ def _postings(reader, fieldname: str, text, values: bool, only: list[int] | None
     if not isinstance(m, W3LeafMatcher):
         raise Unsupported(type(m).__name__)
     ids, weights, vals = [], [], [] if values else None
-    wanted = 0
     while True:
-        if only is not None:
-            if wanted >= len(only):
-                break
-            if only[wanted] > m._maxid:
-                if m._lastblock:
-                    break
-                m._goto(m._nextoffset)
-                continue
-            wanted = bisect_right(only, m._maxid, wanted)
         if m._data is None:
             m._read_data()
         # The block's ids are deltas: accumulate() is Whoosh's delta_decode, in C.
@@ -188,61 +175,41 @@ def _scored(top, reader, fieldname, text, ids, weights, boost: float) -> dict[in
 
 def _phrase_scores(top, reader, q: Phrase, within=None) -> dict[int, float]:
     """Documents where the phrase's terms stand at consecutive positions; the score is the
-    boosted sum of the terms' own scores (what Whoosh's SpanNear2 matcher returns).
-
-    Lists are looked up by document through dicts built in C (dict(zip(...))), so a
-    common word's long list costs no Python loop of its own; positions are decoded only for
-    the documents holding every word, the rarest words' first (fewer survive each step)."""
+    boosted sum of the terms' own scores (what Whoosh's SpanNear2 matcher returns)."""
     fieldname = q.fieldname
     field = reader.schema[fieldname]
-    words = list(q.words)
-    try:
-        sizes = [reader.doc_frequency(fieldname, word) for word in words]
-    except ValueError:
-        return {}
-    if not all(sizes):
-        return {}
-    by_size = sorted(range(len(words)), key=sizes.__getitem__)
-    found: list = [None] * len(words)
-    common: set[int] | None = None if within is None else set(within)
-    for i in by_size:
-        only = None if common is None else sorted(common)
-        posted = _postings(reader, fieldname, words[i], values=True, only=only)
+    found = []
+    for word in q.words:
+        posted = _postings(reader, fieldname, word, values=True)
         if posted is None:
             return {}
-        found[i] = (words[i], posted)
-        if common is None:
-            common = set(posted[0])
-        else:
-            common.intersection_update(posted[0])
+        found.append((word, posted))
+    common = set(found[0][1][0])
+    if within is not None:
+        common.intersection_update(within)
+    for _, (ids, _, _) in found[1:]:
+        common.intersection_update(ids)
         if not common:
             return {}
     decode = _positions if type(field.format) is Positions else field.format.decode_positions
     starts: dict[int, set[int]] | None = None
-    for offset in by_size:
-        ids, _, values = found[offset][1]
-        value_of = dict(zip(ids, values, strict=True))
+    for offset, (_, (ids, _, values)) in enumerate(found):
+        here: dict[int, set[int]] = {}
+        for d, value in zip(ids, values, strict=True):
+            if d in common:
+                here[d] = {p - offset for p in decode(value)} if offset else set(decode(value))
         if starts is None:
-            starts = {d: {p - offset for p in decode(value_of[d])} for d in common}
+            starts = here
         else:
-            kept = {}
-            for d, s in starts.items():
-                s &= {p - offset for p in decode(value_of[d])}
-                if s:
-                    kept[d] = s
-            starts = kept
-        if not starts:
+            starts = {d: s & here[d] for d, s in starts.items() if s & here.get(d, set())}
+        common = set(starts)
+        if not common:
             return {}
-    common = set(starts)
     total: dict[int, float] = dict.fromkeys(common, 0.0)
     for word, (ids, weights, _) in found:
-        weight_of = dict(zip(ids, weights, strict=True))
-        kept_ids = [d for d in ids if d in common] if len(ids) < 4 * len(common) else None
-        if kept_ids is None:
-            kept_ids = sorted(common)
-        part = _scored(
-            top, reader, fieldname, word, kept_ids, [weight_of[d] for d in kept_ids], 1.0
-        )
+        keep = [(d, w) for d, w in zip(ids, weights, strict=True) if d in common]
+        ids, weights = [d for d, _ in keep], [w for _, w in keep]
+        part = _scored(top, reader, fieldname, word, ids, weights, 1.0)
         for d, s in part.items():
             total[d] += s
     boost = q.boost
