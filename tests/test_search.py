@@ -349,6 +349,18 @@ def test_a_long_phrase_finds_only_articles_where_its_words_stand_together(client
     assert apart.id in hit_ids(results(client, '"老师学生"'))
 
 
+def test_a_phrase_of_two_words_needs_them_side_by_side(client, indexed):
+    # Both words in one article but apart (飞走 and a stop word between them) is no match;
+    # neither is the reverse order. A phrase is its pairs at consecutive positions.
+    together = add_article("蝴蝶标本展", "<p>蝴蝶标本很美。</p>")
+    apart = add_article("标本留下", "<p>蝴蝶飞走了，标本留下。</p>")
+    reverse = add_article("标本蝴蝶", "<p>一只标本蝴蝶。</p>")
+    page = results(client, '"蝴蝶标本"')
+    assert hit_ids(page) == [together.id]
+    assert page.select_one(".search-summary strong").get_text() == "1"
+    assert set(hit_ids(results(client, "蝴蝶 标本"))) == {together.id, apart.id, reverse.id}
+
+
 def test_a_two_word_phrase_skips_stop_words_as_before(client, indexed):
     found = add_article("社区走访", "<p>社区的工作很细。</p>")
     assert found.id in hit_ids(results(client, "社区工作", sort="date"))
