@@ -20,8 +20,8 @@ from microsite import search
 from microsite.content.models import PUBLISHED, Article
 from microsite.extensions import db
 from microsite.search.backends import postgres
+from tests.support.ranking import all_pages, matching_phrase, reference_ranking
 from tests.support.search import BACKEND
-from tests.test_search_ranking import _all_pages, _matching_phrase, _reference_ranking
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL search backend")
 
@@ -108,9 +108,9 @@ def test_rum_scan_is_in_the_rows_order_for_the_backends_ordering_queries(app, co
 
 @pytest.mark.parametrize("q", QUERIES)
 def test_pages_are_the_best_by_the_rows_scores_with_no_margin(client, collide, no_margin, q):
-    matching = _matching_phrase(collide, q)
-    total, shown = _all_pages(client, q)
+    matching = matching_phrase(collide, q)
+    total, shown = all_pages(client, q)
     assert total == len(matching) > 30
-    reference = _reference_ranking(collide, q)
+    reference = reference_ranking(collide, q)
     assert set(reference) == matching
     assert shown == reference[:30]

@@ -20,6 +20,7 @@ from microsite.extensions import db
 from microsite.search.analyzer import words
 from microsite.text import plain_text
 from tests.support.factories import add_article
+from tests.support.ranking import all_pages, matching_phrase, reference_ranking
 from tests.support.search import BACKEND, hit_ids, results
 
 VOCABULARY = [
@@ -89,53 +90,21 @@ def _matching(corpus: dict, q: str) -> set[int]:
     }
 
 
-def _every_score(q: str) -> list[tuple[float, int]]:
-    """(score, id) of every match, as the engine scores it, with no limit and no pruning."""
-    query = search.results.parse(q)
-    if BACKEND == "postgres":
-        from microsite.search.backends import current
-
-        return current().every_score(query)
-
-    def every_score(searcher):
-        scored = searcher.search(query.whoosh(), limit=None)  # never prunes: no lowest score
-        return [(hit.score, int(hit["id"])) for hit in scored]
-
-    return search.state().searcher.run(every_score)
-
-
-def _reference_ranking(corpus: dict, q: str) -> list[int]:
-    """Every match ranked in Python: best score first, ties newest first, then higher id."""
-    scored = _every_score(q)
-    order = [(score, corpus[ident].published_at, ident) for score, ident in scored]
-    return [ident for _, _, ident in sorted(order, reverse=True)]
-
-
-def _all_pages(client, q: str, **params) -> tuple[int, list[int]]:
-    first = results(client, q, **params)
-    total = int(first.select_one(".search-summary strong").get_text().replace(",", ""))
-    ids, page = hit_ids(first), 2
-    while len(ids) < min(total, 30):
-        ids += hit_ids(results(client, q, page=page, **params))
-        page += 1
-    return total, ids
-
-
 @pytest.mark.parametrize("q", QUERIES)
 def test_count_and_top_pages_match_a_brute_force_ranking(client, corpus, q):
     matching = _matching(corpus, q)
     assert len(matching) > 30  # enough for the engine to have pruned
-    total, shown = _all_pages(client, q)
+    total, shown = all_pages(client, q)
     assert total == len(matching)
-    assert shown == _reference_ranking(corpus, q)[:30]
-    assert set(_reference_ranking(corpus, q)) == matching
+    assert shown == reference_ranking(corpus, q)[:30]
+    assert set(reference_ranking(corpus, q)) == matching
 
 
 def test_sort_by_date_pages_match_a_brute_force_ordering(client, corpus):
     q = "经济 企业"
     matching = _matching(corpus, q)
     newest = sorted(matching, key=lambda i: (corpus[i].published_at, i), reverse=True)
-    total, shown = _all_pages(client, q, sort="date")
+    total, shown = all_pages(client, q, sort="date")
     assert total == len(matching)
     assert shown == newest[:30]
 
@@ -181,32 +150,13 @@ def churned(corpus):
     return {ident: a for ident, a in corpus.items() if a.status == PUBLISHED}
 
 
-def _matching_phrase(corpus: dict, q: str) -> set[int]:
-    """Brute force for a query of phrases and words: each piece's words stand together."""
-    query = search.results.parse(q)
-    found = set()
-    for ident, article in corpus.items():
-        texts = [words(article.title), words(plain_text(article.body))]
-        if all(
-            any(any(_holds(t, clause.words) for t in texts) for clause in group)
-            for group in query.groups
-        ):
-            found.add(ident)
-    return found
-
-
-def _holds(text: list[str], run: tuple[str, ...]) -> bool:
-    n = len(run)
-    return any(tuple(text[i : i + n]) == run for i in range(len(text) - n + 1))
-
-
 @pytest.mark.parametrize("q", QUERIES + PHRASES)
 def test_after_edits_and_clears_pages_still_match_a_brute_force_ranking(client, churned, q):
-    matching = _matching_phrase(churned, q)
+    matching = matching_phrase(churned, q)
     assert len(matching) > 10
-    total, shown = _all_pages(client, q)
+    total, shown = all_pages(client, q)
     assert total == len(matching)
-    reference = _reference_ranking(churned, q)
+    reference = reference_ranking(churned, q)
     assert set(reference) == matching
     assert shown == reference[: len(shown)]
     assert len(shown) == min(30, total)
@@ -261,6 +211,6 @@ def test_candidates_scored_again_by_whoosh_rank_the_same(client, churned, monkey
 
     monkeypatch.setattr(whoosh_fast, "SLACK", 1.0)
     for q in ["时候 真是", '"时候真是经济"']:
-        total, shown = _all_pages(client, q)
-        assert total == len(_matching_phrase(churned, q))
-        assert shown == _reference_ranking(churned, q)[: len(shown)]
+        total, shown = all_pages(client, q)
+        assert total == len(matching_phrase(churned, q))
+        assert shown == reference_ranking(churned, q)[: len(shown)]
