@@ -9,11 +9,6 @@ Several hosts use PostgreSQL search instead (tests/test_search_postgres.py: two 
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,11 +19,11 @@ from microsite import search
 from microsite.content.models import IndexChange, User
 from microsite.extensions import db
 from microsite.search import index, sync
-from tests.support.app import ADMIN_PASSWORD, make_app
+from tests.support.app import ADMIN_PASSWORD, in_app, make_app
+from tests.support.processes import Child
 from tests.support.search import hit_ids, results
 from tests.support.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKER = """
 import json, os, threading
 from microsite import create_app, jobs
@@ -42,42 +37,16 @@ FOLLOW_SECONDS = 0.2
 PATIENCE = 60.0
 
 
-class WorkerProcess:
+class WorkerProcess(Child):
     """The worker's loop in a child process; kill() is a SIGKILL, start() brings it back."""
 
     def __init__(self, config: dict, log: Path) -> None:
-        self.config, self.log = config, log
-        self.process: subprocess.Popen | None = None
+        super().__init__(WORKER, "MICROSITE_WORKER_CONFIG", config, log)
 
     def start(self) -> WorkerProcess:
-        env = {**os.environ, "MICROSITE_WORKER_CONFIG": json.dumps(self.config)}
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", WORKER],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-            )
-        line = self.process.stdout.readline().strip()
-        assert line == "ready", f"worker did not start: {self.log.read_text()[-2000:]}"
+        line = super().start()
+        assert line == "ready", f"worker did not start: {self.output_tail()}"
         return self
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-        if self.process and self.process.stdout:
-            self.process.stdout.close()
-
-
-def in_app(app: Flask, work):
-    with app.app_context():
-        try:
-            return work()
-        finally:
-            db.session.remove()
 
 
 @pytest.fixture

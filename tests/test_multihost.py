@@ -8,11 +8,6 @@ Runs on the SQLite file under `make test` and on PostgreSQL under `make test-pos
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,8 +16,8 @@ from pathlib import Path
 from microsite.content.models import User
 from microsite.extensions import db
 from tests.support.app import ADMIN_PASSWORD, make_app
+from tests.support.processes import Child
 
-ROOT = Path(__file__).resolve().parent.parent
 # A host in its own process: the app behind a threaded server.
 SERVE = """
 import json, os
@@ -47,37 +42,19 @@ def host_config(tmp_path: Path, name: str, database: str, **overrides) -> dict:
     }
 
 
-class Host:
+class Host(Child):
     """The app served by a child process; kill() is a SIGKILL, start() comes back."""
 
     def __init__(self, config: dict, log: Path) -> None:
-        self.config, self.log = config, log
-        self.process: subprocess.Popen | None = None
+        super().__init__(SERVE, "MICROSITE_HOST_CONFIG", config, log)
         self.url = ""
         self.cookies: dict[str, str] = {}
 
     def start(self) -> Host:
-        env = {**os.environ, "MICROSITE_HOST_CONFIG": json.dumps(self.config)}
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", SERVE],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-            )
-        line = self.process.stdout.readline().strip()
-        assert line.isdigit(), f"host did not start: {self.log.read_text()[-2000:]}"
+        line = super().start()
+        assert line.isdigit(), f"host did not start: {self.output_tail()}"
         self.url = f"http://127.0.0.1:{line}"
         return self
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-        if self.process and self.process.stdout:
-            self.process.stdout.close()
 
     def request(self, path: str, form: dict | None = None) -> tuple[int, str]:
         data = urllib.parse.urlencode(form).encode() if form is not None else None

@@ -17,19 +17,11 @@ from microsite.content.models import CLEARED, DRAFT, Article
 from microsite.extensions import db
 from microsite.search.backends.postgres import tsquery_text, vector_text
 from microsite.search.query import parse
-from tests.support.app import make_app
+from tests.support.app import in_app, make_app
 from tests.support.factories import add_article
 from tests.support.search import BACKEND, hit_ids, results
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL search backend")
-
-
-def in_app(app, work):
-    with app.app_context():
-        try:
-            return work()
-        finally:
-            db.session.remove()
 
 
 @pytest.fixture

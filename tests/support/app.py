@@ -162,3 +162,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def in_app(app: Flask, work):
+    """work() in a fresh app context of `app`, its session removed afterwards: for tests that
+    drive two apps (two hosts, web and worker) from one process."""
+    with app.app_context():
+        try:
+            return work()
+        finally:
+            db.session.remove()
