@@ -19,8 +19,11 @@ Ranking is cover density (`ts_rank_cd`, PostgreSQL's default weights: title 1.0,
 0.4, body 0.2, category 0.1), ties newest first, then by higher id, over every match:
 - with the RUM index, RUM's ordered scan (`ORDER BY search_vector <=> q`, RUM's own
   cover-density score) hands over the best matches first, and the tie-break is done on the
-  few rows read (see _rum_top), so a common word costs the ten rows shown, not its 40,000
-  matches. That holds only where the scan's order is provably `<=>`'s on the rows: one
+  few rows read (see _rum_top), so only the page's rows are read from the table. RUM still
+  scores and sorts every match from the index before its first row (rumgettuple), so a
+  common word's cost grows with its matches (bench/RESULTS.md: 132 ms of SQL for 75,183 at
+  100k), without GIN's reading of every match's vector. The scan's order is the rows' own
+  only where it is provably `<=>`'s on the rows: one
   word, two, or an OR of words (see ordering_text); a query of three words or more is
   ordered by the OR of its words. RUM 1.3.13 returns `<->` matches in storage order, not
   by score, so the ordering query of a phrase is its words' AND or OR (the match query
