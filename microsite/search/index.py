@@ -328,6 +328,7 @@ def _write_all(ix, articles: Iterable, total: int, progress) -> int:
             if writer.doc_count() >= BATCH_DOCS:
                 # merge=False: Whoosh's merge would rewrite the segments in pure Python.
                 writer.commit(merge=False)
+                gc.collect()  # see _write_segments
                 writer = BulkWriter(ix, codec=InliningCodec())
         writer.commit(merge=False)
     except BaseException:
@@ -364,6 +365,10 @@ def _write_segments(where: str, inbox) -> None:
                 if writer.doc_count() >= BATCH_DOCS:
                     segments.append(writer._finalize_segment())
                     writer._finish()
+                    # The finished segment's postings are garbage now, some of it in cycles
+                    # that only the paused collector frees: without this an indexing
+                    # process grew to 6 GB at 100k articles instead of one segment's worth.
+                    gc.collect()
                     writer = BulkWriter(ix, _lk=False, codec=InliningCodec())
             if writer._added:
                 segments.append(writer._finalize_segment())
