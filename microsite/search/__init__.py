@@ -16,7 +16,6 @@ clean(q)                             the reader's input as it will be searched (
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
@@ -166,7 +165,7 @@ class SearchState:
         runs (its generation will follow the log from where the rebuild began)."""
         bind = bind if bind is not None else db.engine
         where = index.live_dir(self.home)
-        if where is None or _rebuilding(self.home):
+        if where is None or index.rebuild_running(self.home):
             return 0
         applied = index.read_applied(where)
         with Session(bind) as session:
@@ -239,23 +238,6 @@ def apply_pending(app: Flask | None = None) -> int:
         return 0  # PostgreSQL search is written with each commit: there is no log to apply
     with app.app_context():
         return app.extensions[EXTENSION].follow()
-
-
-def _rebuilding(home: Path) -> bool:
-    """True while a rebuild of this index holds its lock (index.build). A shared lock for an
-    instant: a rebuild starting in that instant is refused (RebuildInProgress) and can be
-    started again."""
-    lock = home / index.REBUILD_LOCK
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
 
 
 def state() -> SearchState:

@@ -294,6 +294,23 @@ def _rebuild_lock(home: Path):
         os.close(fd)
 
 
+def rebuild_running(home: Path) -> bool:
+    """True while a rebuild of this index holds its lock (build). A shared lock for an
+    instant: a rebuild starting in that instant is refused (RebuildInProgress) and can be
+    started again."""
+    lock = home / REBUILD_LOCK
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def _swap_in(home: Path, fresh: Path) -> None:
     # A symlink renamed over another is replaced atomically: readers see the old generation
     # or the new one, never neither.
